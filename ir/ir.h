@@ -1,0 +1,286 @@
+/* ir/ir.h: ctorch's SSA IR: modules of named graphs, nodes with operands, results, attributes
+ * and nested blocks, typed values with (possibly symbolic) shapes; the builder, printer, parser,
+ * verifier, shape rules and the reference interpreter. Every compiler stage includes this.
+ *
+ * Memory: all IR objects of a module live in the module's arena and are freed together by
+ * ct_module_free; nothing is freed one by one. Strings passed in are copied into the arena. */
+#ifndef CTORCH_IR_H
+#define CTORCH_IR_H
+
+#include <stdbool.h>
+
+#include "ctorch/tensor.h"
+#include "ctorch/types.h"
+#include "ops.h"
+
+typedef struct ct_arena ct_arena;
+typedef struct ct_value ct_value;
+typedef struct ct_node ct_node;
+typedef struct ct_block ct_block;
+typedef struct ct_graph ct_graph;
+typedef struct ct_module ct_module;
+
+/* ---- arena ------------------------------------------------------------------------------ */
+
+ct_arena *ct_arena_new(void);
+void ct_arena_free(ct_arena *a);
+/* Zeroed, 16-byte aligned memory that lives until the arena is freed. Aborts when out of memory
+ * (the compiler has no way to continue; user input never makes this happen at sane sizes). */
+void *ct_arena_alloc(ct_arena *a, size_t size);
+char *ct_arena_strdup(ct_arena *a, const char *s);
+char *ct_arena_strndup(ct_arena *a, const char *s, size_t n);
+void *ct_arena_memdup(ct_arena *a, const void *p, size_t size);
+
+/* ---- types ------------------------------------------------------------------------------ */
+
+typedef struct ct_type {
+  ct_dtype dtype;
+  int rank;
+  ct_dim dims[CT_MAX_RANK];
+} ct_type;
+
+ct_type ct_type_make(ct_dtype dt, int rank, const ct_dim *dims);
+ct_type ct_type_concrete(ct_dtype dt, int rank, const int64_t *shape);
+ct_type ct_type_scalar(ct_dtype dt);
+bool ct_type_eq(const ct_type *a, const ct_type *b);
+bool ct_type_is_concrete(const ct_type *t);
+/* Element count as a dim: a constant, or coef*sym when exactly one dim is symbolic with off 0
+ * and the others constant. Returns false when not representable (e.g. N*T). */
+bool ct_type_numel(const ct_type *t, ct_dim *out);
+/* Formats "f32[N,784]" into buf using m's symbol names (m may be NULL: symbols print as s1). */
+void ct_type_format(const ct_module *m, const ct_type *t, char *buf, size_t size);
+void ct_dim_format(const ct_module *m, ct_dim d, char *buf, size_t size);
+
+/* Dim arithmetic on affine dims. Each returns false when the result is not affine in one
+ * symbol (the caller reports an unsupported symbolic shape). */
+bool ct_dim_add(ct_dim a, ct_dim b, ct_dim *out);
+bool ct_dim_sub(ct_dim a, ct_dim b, ct_dim *out);
+bool ct_dim_mul(ct_dim a, ct_dim b, ct_dim *out);
+/* Exact division: false unless every coefficient divides. */
+bool ct_dim_div(ct_dim a, ct_dim b, ct_dim *out);
+/* Value under a binding of symbols (bind[sym] for sym >= 1). */
+static inline int64_t ct_dim_eval(ct_dim d, const int64_t *bind) {
+  return d.sym ? d.coef * bind[d.sym] + d.off : d.off;
+}
+
+/* ---- source locations ------------------------------------------------------------------- */
+
+typedef struct ct_loc {
+  const char *file; /* arena string or NULL */
+  int line, col;    /* 1-based; 0 when unknown */
+} ct_loc;
+
+/* ---- values, uses, nodes, blocks, graphs -------------------------------------------------- */
+
+/* One use of a value: operand `index` of node `user`. Uses of a value form a doubly linked
+ * list; the builder and ct_node_set_operand keep it up to date. */
+typedef struct ct_use {
+  ct_value *value;
+  ct_node *user;
+  int index;
+  struct ct_use *prev, *next;
+} ct_use;
+
+struct ct_value {
+  ct_type type;
+  ct_node *def;      /* the defining node; NULL for a block parameter */
+  ct_block *block;   /* for a block parameter: its block */
+  int index;         /* result index in def, or parameter index in block */
+  const char *name;  /* graph inputs and named values ("x", "fc1.weight"); NULL otherwise */
+  ct_use *uses;      /* head of the use list */
+  int id;            /* scratch for passes and the printer */
+  void *aux;         /* scratch for passes */
+};
+
+struct ct_node {
+  ct_op op;
+  int n_operands;
+  ct_use *operands; /* operands[i].value is the i-th operand */
+  int n_results;
+  ct_value **results;
+  int n_attrs;
+  ct_attr *attrs; /* in schema order after ct_node_normalize_attrs */
+  ct_loc loc;
+  ct_block *body;   /* nested block (fusion), or NULL */
+  ct_block *parent; /* the block holding this node */
+  ct_node *prev, *next;
+  int id;    /* scratch */
+  void *aux; /* scratch */
+};
+
+struct ct_block {
+  int n_params;
+  ct_value **params;
+  int cap_params;
+  ct_node *first, *last; /* the last node is the terminator (return) once complete */
+  ct_node *parent_node;  /* the node owning this block, NULL for a graph body */
+  ct_graph *graph;
+};
+
+struct ct_graph {
+  const char *name; /* without the @ */
+  ct_block *body;   /* params are the graph inputs; the return node gives the results */
+  ct_module *module;
+  /* Optional names of the results (e.g. "loss", "grad.fc1.weight"); NULL entries unnamed. */
+  const char **result_names;
+  int n_result_names;
+};
+
+typedef enum ct_param_kind {
+  CT_PARAM_WEIGHT, /* trainable, nn.Parameter */
+  CT_PARAM_BUFFER, /* state_dict buffer: running_mean, num_batches_tracked */
+  CT_PARAM_STATE   /* optimizer state: exp_avg.*, momentum_buffer.*, step */
+} ct_param_kind;
+
+typedef struct ct_param {
+  const char *name; /* the state_dict key */
+  ct_type type;     /* concrete */
+  ct_param_kind kind;
+  ct_tensor *init;  /* optional initial value, owned by the module */
+} ct_param;
+
+struct ct_module {
+  ct_arena *arena;
+  const char **syms; /* syms[1..n_syms]; syms[0] unused */
+  int n_syms, cap_syms;
+  ct_graph **graphs;
+  int n_graphs, cap_graphs;
+  ct_param *params;
+  int n_params, cap_params;
+  const char *name; /* model name (for exported symbols), or NULL */
+};
+
+ct_module *ct_module_new(void);
+void ct_module_free(ct_module *m);
+/* Symbol id for name, creating it when absent. */
+int32_t ct_module_sym(ct_module *m, const char *name, size_t len);
+/* Symbol id or 0 when absent. */
+int32_t ct_module_find_sym(const ct_module *m, const char *name, size_t len);
+ct_graph *ct_module_add_graph(ct_module *m, const char *name);
+ct_graph *ct_module_find_graph(const ct_module *m, const char *name);
+void ct_module_remove_graph(ct_module *m, ct_graph *g);
+/* Adds a parameter; init (may be NULL) becomes owned by the module. Returns its index. */
+int ct_module_add_param(ct_module *m, const char *name, ct_type type, ct_param_kind kind,
+                        ct_tensor *init);
+ct_param *ct_module_find_param(const ct_module *m, const char *name);
+
+/* Graph inputs: appended in order. name is copied. */
+ct_value *ct_graph_add_input(ct_graph *g, const char *name, ct_type type);
+static inline int ct_graph_num_inputs(const ct_graph *g) { return g->body->n_params; }
+static inline ct_value *ct_graph_input(const ct_graph *g, int i) { return g->body->params[i]; }
+ct_value *ct_graph_find_input(const ct_graph *g, const char *name);
+/* The return node of a graph, or NULL before one is added. */
+ct_node *ct_graph_return(const ct_graph *g);
+int ct_graph_num_results(const ct_graph *g);
+ct_value *ct_graph_result(const ct_graph *g, int i);
+void ct_graph_set_result_name(ct_graph *g, int i, const char *name);
+const char *ct_graph_result_name(const ct_graph *g, int i);
+
+ct_block *ct_block_new(ct_module *m, ct_graph *g);
+ct_value *ct_block_add_param(ct_module *m, ct_block *b, const char *name, ct_type type);
+
+/* Creates a node without inserting it: operands are linked as uses, results are created with
+ * the given types, attributes copied into the arena. No checking: the verifier does that. */
+ct_node *ct_node_new(ct_module *m, ct_op op, int n_in, ct_value *const *in, int n_out,
+                     const ct_type *out_types, const ct_attr *attrs, int n_attrs, ct_loc loc);
+void ct_block_append(ct_block *b, ct_node *n);
+void ct_block_insert_before(ct_block *b, ct_node *before, ct_node *n);
+/* Unlinks a node from its block and drops its operand uses. Its results must have no uses. */
+void ct_node_erase(ct_node *n);
+/* Unlinks a node from its block, keeping uses (to move it elsewhere). */
+void ct_node_unlink(ct_node *n);
+void ct_node_set_operand(ct_node *n, int i, ct_value *v);
+/* Points every use of from at to. */
+void ct_value_replace_uses(ct_value *from, ct_value *to);
+int ct_value_num_uses(const ct_value *v);
+static inline ct_value *ct_node_operand(const ct_node *n, int i) { return n->operands[i].value; }
+
+const ct_attr *ct_node_attr(const ct_node *n, const char *name);
+int64_t ct_node_attr_int(const ct_node *n, const char *name, int64_t dflt);
+double ct_node_attr_float(const ct_node *n, const char *name, double dflt);
+/* Sets or adds an attribute (copied into the arena). */
+void ct_node_set_attr(ct_module *m, ct_node *n, ct_attr a);
+/* Fills absent attributes from the schema's defaults and sorts them in schema order. Returns
+ * the name of a missing attribute without default, or NULL when complete. */
+const char *ct_node_normalize_attrs(ct_module *m, ct_node *n);
+
+/* Iteration over a block's nodes: for (ct_node *n = b->first; n; n = n->next). */
+
+/* ---- builder ---------------------------------------------------------------------------- */
+
+/* A builder inserts nodes at a point (before `before`, or at the end of `block` when NULL),
+ * infers result types with the shape rules, and reports shape errors to `diag` at `loc`. */
+typedef struct ct_builder {
+  ct_module *m;
+  ct_block *block;
+  ct_node *before;
+  ct_loc loc;
+  ct_diag *diag; /* may be NULL: errors are then dropped, the call still returns NULL */
+} ct_builder;
+
+ct_builder ct_builder_at_end(ct_module *m, ct_block *b, ct_diag *diag);
+
+/* Builds op with attrs (missing ones take schema defaults), infers the result types, inserts
+ * the node. Returns the node, or NULL with a diagnostic when the shape rule rejects the inputs. */
+ct_node *ct_build_node(ct_builder *b, ct_op op, int n_in, ct_value *const *in,
+                       const ct_attr *attrs, int n_attrs);
+/* Same, returning the first result (or NULL). */
+ct_value *ct_build(ct_builder *b, ct_op op, int n_in, ct_value *const *in, const ct_attr *attrs,
+                   int n_attrs);
+ct_value *ct_build_unary(ct_builder *b, ct_op op, ct_value *x);
+ct_value *ct_build_binary(ct_builder *b, ct_op op, ct_value *x, ct_value *y);
+ct_value *ct_build_where(ct_builder *b, ct_value *c, ct_value *x, ct_value *y);
+/* A rank-0 constant. */
+ct_value *ct_build_scalar(ct_builder *b, ct_dtype dt, double v);
+/* A constant of the given type filled with v (the type may have symbolic dims). */
+ct_value *ct_build_full(ct_builder *b, const ct_type *t, double v);
+ct_value *ct_build_cast(ct_builder *b, ct_value *x, ct_dtype dt);
+ct_value *ct_build_reduce(ct_builder *b, ct_op op, ct_value *x, int n_dims, const int64_t *dims,
+                          bool keepdim);
+ct_value *ct_build_reshape(ct_builder *b, ct_value *x, int rank, const ct_dim *shape);
+ct_value *ct_build_permute(ct_builder *b, ct_value *x, int rank, const int64_t *perm);
+ct_value *ct_build_expand(ct_builder *b, ct_value *x, int rank, const ct_dim *shape);
+ct_value *ct_build_return(ct_builder *b, int n, ct_value *const *values);
+
+/* ---- shape rules -------------------------------------------------------------------------- */
+
+/* Infers the result types of op applied to operands of types in[0..n_in) with attrs (in any
+ * order; absent ones take defaults). Writes up to max_out types to out, sets *n_out. On a
+ * mismatch returns CT_ERR_SHAPE and reports it to diag at loc (diag may be NULL), naming the
+ * op and printing the offending shapes with m's symbol names. Not used for fusion (whose
+ * types come from its body). */
+ct_status ct_infer_types(ct_module *m, ct_op op, int n_in, const ct_type *in,
+                         const ct_attr *attrs, int n_attrs, ct_type *out, int max_out,
+                         int *n_out, ct_diag *diag, ct_loc loc);
+/* Broadcast shape of two types (PyTorch rules); false when incompatible. */
+bool ct_broadcast_shapes(const ct_type *a, const ct_type *b, ct_type *out);
+/* Normalizes a possibly negative dim index for rank; -1 when out of range. */
+int ct_norm_dim(int64_t dim, int rank);
+
+/* ---- printer, parser, verifier ------------------------------------------------------------ */
+
+/* Prints the module in the text form (round trip with ct_module_parse is the identity). */
+void ct_module_print(const ct_module *m, FILE *out);
+void ct_graph_print(const ct_graph *g, FILE *out);
+/* Prints into a malloc'd string the caller frees. */
+char *ct_module_to_string(const ct_module *m);
+
+/* Parses the text form. file names the input in diagnostics. Returns NULL and fills diag (with
+ * line:col of each error) on malformed input. */
+ct_module *ct_module_parse(const char *text, size_t len, const char *file, ct_diag *diag);
+
+/* Checks SSA dominance, operand/result counts and types against each op's rule, attribute
+ * presence and kinds, use-list consistency, terminators. Reports every problem found. */
+ct_status ct_module_verify(const ct_module *m, ct_diag *diag);
+ct_status ct_graph_verify(const ct_graph *g, ct_diag *diag);
+
+/* ---- reference interpreter --------------------------------------------------------------- */
+
+/* Runs graph g on inputs (one tensor per graph input, in order; borrowed). Symbols are bound
+ * from the inputs' actual shapes. On success *outputs receives n results (new references) in a
+ * malloc'd array the caller frees. Errors (shape mismatch with the declared input types,
+ * inconsistent symbol bindings, kernel failures) go to diag. */
+ct_status ct_interpret(const ct_graph *g, ct_tensor *const *inputs, int n_inputs,
+                       ct_tensor ***outputs, int *n_outputs, ct_diag *diag);
+
+#endif
