@@ -137,6 +137,9 @@ typedef struct ct_param {
   ct_type type;     /* concrete */
   ct_param_kind kind;
   ct_tensor *init;  /* optional initial value, owned by the module */
+  /* How to initialize without weights, as PyTorch's default init does, e.g.
+   * "uniform(-0.0357,0.0357)", "normal(0,1)", "zeros", "ones"; NULL when unspecified. */
+  const char *init_spec;
 } ct_param;
 
 struct ct_module {
