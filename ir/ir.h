@@ -277,6 +277,16 @@ ct_module *ct_module_parse(const char *text, size_t len, const char *file, ct_di
 ct_status ct_module_verify(const ct_module *m, ct_diag *diag);
 ct_status ct_graph_verify(const ct_graph *g, ct_diag *diag);
 
+/* ---- weights ------------------------------------------------------------------------------ */
+
+struct ct_st_file;
+/* Sets every parameter's init tensor from a safetensors file keyed by state_dict names. A missing
+ * key, an unknown key, or a dtype/shape mismatch is an error naming the key. */
+ct_status ct_module_bind_weights(ct_module *m, struct ct_st_file *weights, ct_diag *diag);
+/* Materializes every parameter without an init tensor from its init_spec (PyTorch's default
+ * distributions) with a generator seeded by seed. */
+ct_status ct_module_init_params(ct_module *m, uint64_t seed, ct_diag *diag);
+
 /* ---- reference interpreter --------------------------------------------------------------- */
 
 /* Runs graph g on inputs (one tensor per graph input, in order; borrowed). Symbols are bound
