@@ -117,6 +117,48 @@ struct ct_block {
   ct_graph *graph;
 };
 
+/* ---- memory plan ---------------------------------------------------------------------------
+ * Filled by the plan-memory pass (passes/plan_memory.c), read by the code generators. Every
+ * intermediate value of a graph gets bytes in one arena; sizes and offsets are linear in the
+ * module's symbols, and the plan is valid for every binding with all symbols >= 1. */
+#define CT_LIN_MAX_TERMS 4
+typedef struct ct_lin {
+  int64_t c0; /* constant term */
+  int n;      /* number of symbol terms */
+  int32_t sym[CT_LIN_MAX_TERMS];
+  int64_t coef[CT_LIN_MAX_TERMS];
+} ct_lin;
+
+static inline int64_t ct_lin_eval(const ct_lin *l, const int64_t *bind) {
+  int64_t v = l->c0;
+  for (int i = 0; i < l->n; i++) v += l->coef[i] * bind[l->sym[i]];
+  return v;
+}
+
+typedef struct ct_buffer {
+  const ct_value *value; /* the value whose bytes these are */
+  ct_lin size;           /* bytes (rounded up to CT_ALIGN) */
+  ct_lin offset;         /* from the arena base, CT_ALIGN-aligned */
+  int live_begin;        /* index (in the graph body's node order) of the defining node */
+  int live_end;          /* index of the last node reading it */
+  /* Non-NULL when this value reuses the bytes of another value (in-place elementwise op whose
+   * input dies here, or a reshape alias): offset equals that value's offset. */
+  const ct_value *shares_with;
+} ct_buffer;
+
+typedef struct ct_mem_plan {
+  ct_buffer *buffers;
+  int n_buffers;
+  /* For reports: arena peak, naive total (sum of all sizes) and lower bound (largest live set),
+   * each evaluated at the binding the pass was asked to report for. */
+  int64_t report_peak, report_naive, report_lower_bound;
+} ct_mem_plan;
+
+/* Arena bytes needed under a binding: the maximum offset + size over all buffers. */
+int64_t ct_mem_plan_arena_size(const ct_mem_plan *p, const int64_t *bind);
+/* The buffer of value v, or NULL (graph inputs, constants kept in rodata, ...). */
+const ct_buffer *ct_mem_plan_find(const ct_mem_plan *p, const ct_value *v);
+
 struct ct_graph {
   const char *name; /* without the @ */
   ct_block *body;   /* params are the graph inputs; the return node gives the results */
@@ -124,6 +166,7 @@ struct ct_graph {
   /* Optional names of the results (e.g. "loss", "grad.fc1.weight"); NULL entries unnamed. */
   const char **result_names;
   int n_result_names;
+  ct_mem_plan *plan; /* NULL until plan-memory runs; stale after any later rewrite */
 };
 
 typedef enum ct_param_kind {

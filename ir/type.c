@@ -134,3 +134,19 @@ int ct_norm_dim(int64_t dim, int rank) {
   if (dim < 0 || dim >= rank) return -1;
   return (int)dim;
 }
+
+int64_t ct_mem_plan_arena_size(const ct_mem_plan *p, const int64_t *bind) {
+  int64_t size = 0;
+  for (int i = 0; i < p->n_buffers; i++) {
+    int64_t end = ct_lin_eval(&p->buffers[i].offset, bind) + ct_lin_eval(&p->buffers[i].size, bind);
+    if (end > size) size = end;
+  }
+  return size;
+}
+
+const ct_buffer *ct_mem_plan_find(const ct_mem_plan *p, const ct_value *v) {
+  if (!p) return NULL;
+  for (int i = 0; i < p->n_buffers; i++)
+    if (p->buffers[i].value == v) return &p->buffers[i];
+  return NULL;
+}
