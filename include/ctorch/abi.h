@@ -1,0 +1,33 @@
+/* ctorch/abi.h: the ABI between generated model code and the runtime (docs/abi.md). */
+#ifndef CTORCH_ABI_H
+#define CTORCH_ABI_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CT_ABI_VERSION 1
+
+typedef struct ct_abi_call {
+  const int64_t *syms;  /* symbol values, indexed by symbol id (syms[0] unused) */
+  void *const *args;    /* one data pointer per graph input, in graph-input order */
+  void *const *results; /* one data pointer per graph result, preallocated by the caller */
+  void *workspace;      /* >= <name>_<entry>_workspace_size(syms) bytes, 64-byte aligned */
+} ct_abi_call;
+
+typedef int32_t (*ct_abi_entry_fn)(const ct_abi_call *call);
+typedef int64_t (*ct_abi_workspace_fn)(const int64_t *syms);
+typedef const char *(*ct_abi_info_fn)(void);
+
+/* Records a failure message for the calling thread (generated code and the fallback path call
+ * it before returning a non-zero status); the message is copied. */
+void ct_abi_set_error(const char *msg);
+/* The calling thread's last recorded message, or "" when none. */
+const char *ct_abi_last_error(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
