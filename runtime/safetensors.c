@@ -178,7 +178,7 @@ static ct_status read_entry(const reader *r, const cJSON *item, uint64_t data_le
                 CT_MAX_RANK);
   e->rank = rank;
   uint64_t numel = 1;
-  bool overflow = false;
+  bool overflow = false, has_zero = false;
   int d = 0;
   for (const cJSON *dim = shape->child; dim; dim = dim->next, d++) {
     uint64_t v;
@@ -186,12 +186,13 @@ static ct_status read_entry(const reader *r, const cJSON *item, uint64_t data_le
       return fail(r, CT_ERR_FORMAT, "tensor '%s': shape dim %d is not a non-negative integer",
                   name, d);
     e->shape[d] = (int64_t)v;
-    if (v != 0 && numel > UINT64_MAX / v) overflow = true;
+    if (v == 0) has_zero = true;
+    else if (numel > UINT64_MAX / v) overflow = true;
     numel *= v;
   }
   size_t es = ct_dtype_size(e->dtype);
-  /* A zero dim makes the product 0 even after an overflowing prefix; that is a valid empty
-   * tensor, so overflow only counts when the final product is non-zero. */
+  /* A zero dim makes a valid empty tensor however large the other dims are. */
+  if (has_zero) numel = 0;
   if (numel != 0 && (overflow || numel > UINT64_MAX / es || numel > (uint64_t)INT64_MAX / es))
     return fail(r, CT_ERR_FORMAT, "tensor '%s': shape is too large (element count overflows)",
                 name);
