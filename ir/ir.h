@@ -310,6 +310,9 @@ void ct_module_print(const ct_module *m, FILE *out);
 void ct_graph_print(const ct_graph *g, FILE *out);
 /* Prints into a malloc'd string the caller frees. */
 char *ct_module_to_string(const ct_module *m);
+/* Same, printing each node's source location (`loc("f.py":12:9)`) when with_loc. */
+void ct_module_print_opts(const ct_module *m, FILE *out, bool with_loc);
+char *ct_module_to_string_opts(const ct_module *m, bool with_loc);
 
 /* Parses the text form. file names the input in diagnostics. Returns NULL and fills diag (with
  * line:col of each error) on malformed input. */
