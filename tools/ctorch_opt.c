@@ -1,0 +1,108 @@
+/* tools/ctorch_opt.c: ctorch-opt reads a module in the IR text form, optionally verifies it,
+ * runs a pass pipeline and prints the result: the driver of every stage's text tests. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "ir.h"
+
+static const char usage[] =
+    "usage: ctorch-opt FILE.ctir [options]\n"
+    "  FILE may be '-' for stdin.\n"
+    "  -p PIPELINE        comma-separated passes to run (none exist yet)\n"
+    "  --verify           verify the module after parsing and after each pass\n"
+    "  --print-loc        print source locations: loc(\"file\":line:col)\n"
+    "  --print-after-all  print the module after each pass\n"
+    "  -o OUT             write the result to OUT (default: stdout)\n"
+    "  --help             print this help\n";
+
+static int bad_usage(const char *fmt, const char *arg) {
+  fprintf(stderr, "ctorch-opt: error: ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\n%s", usage);
+  return 2;
+}
+
+/* Checks every pass name of a comma-separated pipeline. No pass exists yet, so any name is
+ * unknown; the empty pipeline (and empty items) is fine. */
+static int check_pipeline(const char *pipeline) {
+  const char *p = pipeline;
+  while (*p) {
+    const char *end = strchr(p, ',');
+    size_t n = end ? (size_t)(end - p) : strlen(p);
+    while (n && (*p == ' ')) p++, n--;
+    while (n && p[n - 1] == ' ') n--;
+    if (n) {
+      fprintf(stderr, "ctorch-opt: error: unknown pass '%.*s' (available: none yet)\n", (int)n, p);
+      return 1;
+    }
+    if (!end) break;
+    p = end + 1;
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  const char *input = NULL, *output = "-", *pipeline = "";
+  bool verify = false, print_loc = false, print_after_all = false;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+      fputs(usage, stdout);
+      return 0;
+    } else if (strcmp(a, "-p") == 0 || strcmp(a, "-o") == 0) {
+      if (i + 1 >= argc) return bad_usage("'%s' needs an argument", a);
+      if (a[1] == 'p')
+        pipeline = argv[++i];
+      else
+        output = argv[++i];
+    } else if (strncmp(a, "-p=", 3) == 0 || strncmp(a, "--pipeline=", 11) == 0) {
+      pipeline = strchr(a, '=') + 1;
+    } else if (strcmp(a, "--verify") == 0) {
+      verify = true;
+    } else if (strcmp(a, "--print-loc") == 0) {
+      print_loc = true;
+    } else if (strcmp(a, "--print-after-all") == 0) {
+      print_after_all = true;
+    } else if (a[0] == '-' && a[1] != 0) {
+      return bad_usage("unknown option '%s'", a);
+    } else if (input) {
+      return bad_usage("more than one input file ('%s')", a);
+    } else {
+      input = a;
+    }
+  }
+  if (!input) return bad_usage("%s", "no input file");
+  (void)print_after_all; /* there are no passes to print after yet */
+  /* ct_module_verify (ir/verify.c) is not in the tree yet */
+  if (verify) return bad_usage("%s", "--verify is not available yet");
+  if (check_pipeline(pipeline)) return 1;
+
+  ct_diag diag;
+  ct_diag_init(&diag);
+  size_t len;
+  char *text = cli_read_file(input, &len, &diag);
+  if (!text) {
+    cli_report(&diag);
+    ct_diag_free(&diag);
+    return 1;
+  }
+  const char *name = strcmp(input, "-") == 0 ? "<stdin>" : input;
+  ct_diag_add_source(&diag, name, text, len);
+  ct_module *m = ct_module_parse(text, len, name, &diag);
+  free(text);
+  int status = 0;
+  if (!m) {
+    status = 1;
+  } else {
+    char *out = ct_module_to_string_opts(m, print_loc);
+    if (cli_write_file(output, out, strlen(out), &diag) != CT_OK) status = 1;
+    free(out);
+  }
+  if (cli_report(&diag)) status = 1;
+  ct_module_free(m);
+  ct_diag_free(&diag);
+  return status;
+}
