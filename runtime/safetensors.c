@@ -193,7 +193,7 @@ static ct_status read_entry(const reader *r, const cJSON *item, uint64_t data_le
   size_t es = ct_dtype_size(e->dtype);
   /* A zero dim makes a valid empty tensor however large the other dims are. */
   if (has_zero) numel = 0;
-  if (numel != 0 && (overflow || numel > UINT64_MAX / es || numel > (uint64_t)INT64_MAX / es))
+  if (!has_zero && (overflow || numel > UINT64_MAX / es || numel > (uint64_t)INT64_MAX / es))
     return fail(r, CT_ERR_FORMAT, "tensor '%s': shape is too large (element count overflows)",
                 name);
   uint64_t nbytes = numel * es;
