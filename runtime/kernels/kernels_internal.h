@@ -22,4 +22,39 @@
 ct_status ct_kernel_fail(char *err, size_t err_size, ct_status st, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* Strided iteration (iter.c) over one shape for up to CT_ITER_MAX_OPS operands, one innermost
+ * row at a time. Strides are in elements (0 on a broadcast dim). Dims of size 1 are dropped and
+ * dims contiguous for every operand are merged, so a same-shape contiguous operation, or one
+ * against a broadcast scalar, is a single row. */
+#define CT_ITER_MAX_OPS 4
+typedef struct ct_iter {
+  int rank; /* after merging; >= 1 */
+  int n_ops;
+  int done;
+  int64_t shape[CT_MAX_RANK];
+  int64_t strides[CT_ITER_MAX_OPS][CT_MAX_RANK];
+  int64_t idx[CT_MAX_RANK];
+  int64_t off[CT_ITER_MAX_OPS];
+  size_t esize[CT_ITER_MAX_OPS];
+  char *base[CT_ITER_MAX_OPS];
+} ct_iter;
+
+/* Prepares it over shape (rank dims) for n_ops operands: operand k starts at base[k], has
+ * element size esize[k] and element strides strides[k][0..rank). */
+void ct_iter_init(ct_iter *it, int rank, const int64_t *shape, int n_ops, char *const *base,
+                  const int64_t *const *strides, const size_t *esize);
+/* Restarts it from the first row with new base pointers (same shape and strides). */
+void ct_iter_reset(ct_iter *it, char *const *base);
+/* Stores the next row's first element of every operand in ptr and returns the row length, or 0
+ * when done. Row strides are it->strides[k][it->rank - 1]. */
+int64_t ct_iter_next(ct_iter *it, char **ptr);
+/* Element strides of t broadcast to shape (right-aligned, 0 on broadcast dims); returns -1 when
+ * t does not broadcast to shape. */
+int ct_bcast_strides(const ct_tensor *t, int rank, const int64_t *shape, int64_t *strides);
+/* Copies a strided block of shape between two buffers of elements of esize bytes. */
+void ct_copy_strided(int rank, const int64_t *shape, void *dst, const int64_t *dst_strides,
+                     const void *src, const int64_t *src_strides, size_t esize);
+/* 1 when t has exactly this shape. */
+int ct_shape_is(const ct_tensor *t, int rank, const int64_t *shape);
+
 #endif
