@@ -31,7 +31,7 @@ static ct_tensor *tensor_alloc(ct_dtype dt, int rank, const int64_t *shape, ct_s
   if (!t) return NULL;
   t->dtype = dt;
   t->rank = rank;
-  memcpy(t->shape, shape, (size_t)rank * sizeof *shape);
+  if (rank > 0) memcpy(t->shape, shape, (size_t)rank * sizeof *shape);
   ct_contiguous_strides(rank, shape, t->strides);
   t->storage = s;
   t->refcount = 1;
@@ -113,8 +113,8 @@ ct_tensor *ct_tensor_view(ct_tensor *t, int rank, const int64_t *shape, const in
   if (!v) return NULL;
   v->dtype = t->dtype;
   v->rank = rank;
-  memcpy(v->shape, shape, (size_t)rank * sizeof *shape);
-  memcpy(v->strides, strides, (size_t)rank * sizeof *strides);
+  if (rank > 0) memcpy(v->shape, shape, (size_t)rank * sizeof *shape);
+  if (rank > 0) memcpy(v->strides, strides, (size_t)rank * sizeof *strides);
   v->offset = offset;
   v->storage = t->storage;
   atomic_fetch_add_explicit((_Atomic int *)&t->storage->refcount, 1, memory_order_relaxed);
