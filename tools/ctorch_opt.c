@@ -76,8 +76,6 @@ int main(int argc, char **argv) {
   }
   if (!input) return bad_usage("%s", "no input file");
   (void)print_after_all; /* there are no passes to print after yet */
-  /* ct_module_verify (ir/verify.c) is not in the tree yet */
-  if (verify) return bad_usage("%s", "--verify is not available yet");
   if (check_pipeline(pipeline)) return 1;
 
   ct_diag diag;
@@ -94,7 +92,7 @@ int main(int argc, char **argv) {
   ct_module *m = ct_module_parse(text, len, name, &diag);
   free(text);
   int status = 0;
-  if (!m) {
+  if (!m || (verify && ct_module_verify(m, &diag) != CT_OK)) {
     status = 1;
   } else {
     char *out = ct_module_to_string_opts(m, print_loc);

@@ -5,7 +5,7 @@ import lit.formats
 config.name = "ctorch"
 config.test_format = lit.formats.ShTest(execute_external=True)
 config.suffixes = [".ctir", ".py", ".test"]
-config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "Inputs"]
+config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "Inputs", "st_compare.py"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.ctorch_obj_root, "tests", "lit")
 
@@ -19,6 +19,7 @@ config.environment["CTORCH_NUM_THREADS"] = "2"
 config.substitutions.append(("%FileCheck", config.filecheck))
 config.substitutions.append(("%python", config.python))
 config.substitutions.append(("%src_root", config.ctorch_src_root))
+config.substitutions.append(("%fixtures", os.path.join(config.ctorch_src_root, "tests", "fixtures")))
 config.substitutions.append(("%examples", os.path.join(config.ctorch_src_root, "examples")))
 if config.sanitize:
     config.available_features.add("asan")
