@@ -268,6 +268,109 @@ static void test_constant_one_hot(void) {
   ct_tensor_release(oh);
 }
 
+static ct_status run_attrs(int op, const ct_attr *attrs, int na, ct_tensor *x, ct_tensor *o) {
+  char err[256] = "";
+  return ct_kernel_run(op, attrs, na, &x, 1, &o, 1, err, sizeof err);
+}
+
+static void test_reductions(void) {
+  /* x[2,3,4] = i, viewed through a permutation [4,2,3] to make it strided */
+  int64_t s234[3] = {2, 3, 4};
+  ct_tensor *base = mk(CT_DT_F64, 3, s234, NULL);
+  int64_t ps[3] = {4, 2, 3}, pst[3] = {1, 12, 4};
+  ct_tensor *x = ct_tensor_view(base, 3, ps, pst, 0); /* x[a,b,c] = base[b,c,a] */
+  /* sum over dims [-1] (c) keepdim -> [4,2,1] */
+  int64_t dm1[1] = {-1};
+  ct_attr at[2] = {ct_attr_ints("dims", 1, dm1), ct_attr_bool("keepdim", 1)};
+  int64_t s421[3] = {4, 2, 1};
+  ct_tensor *o = ct_tensor_empty(CT_DT_F64, 3, s421);
+  CHECK_OK(run_attrs(CT_OP_SUM, at, 2, x, o));
+  for (int a = 0; a < 4; a++)
+    for (int b = 0; b < 2; b++) {
+      double r = 0;
+      for (int c = 0; c < 3; c++) r += b * 12 + c * 4 + a;
+      CHECK(ct_tensor_get(o, a * 2 + b) == r);
+    }
+  /* mean over dims [0, 2] no keepdim -> [2] */
+  int64_t d02[2] = {0, -1};
+  at[0] = ct_attr_ints("dims", 2, d02);
+  at[1] = ct_attr_bool("keepdim", 0);
+  int64_t s2[1] = {2};
+  ct_tensor *o2 = ct_tensor_empty(CT_DT_F64, 1, s2);
+  CHECK_OK(run_attrs(CT_OP_MEAN, at, 2, x, o2));
+  for (int b = 0; b < 2; b++) CHECK_CLOSE(ct_tensor_get(o2, b), b * 12 + 5.5, 1e-12, 0);
+  CHECK_OK(run_attrs(CT_OP_AMAX, at, 2, x, o2));
+  CHECK(ct_tensor_get(o2, 0) == 11 && ct_tensor_get(o2, 1) == 23);
+  CHECK_OK(run_attrs(CT_OP_AMIN, at, 2, x, o2));
+  CHECK(ct_tensor_get(o2, 0) == 0 && ct_tensor_get(o2, 1) == 12);
+  /* all dims -> rank 0 */
+  at[0] = ct_attr_ints("dims", 0, NULL);
+  ct_tensor *o0 = ct_tensor_empty(CT_DT_F64, 0, NULL);
+  CHECK_OK(run_attrs(CT_OP_SUM, at, 2, x, o0));
+  CHECK(ct_tensor_get(o0, 0) == 276);
+  /* errors: wrong result shape, repeated dim */
+  CHECK(run_attrs(CT_OP_SUM, at, 2, x, o2) == CT_ERR_SHAPE);
+  int64_t rep[2] = {1, -2};
+  at[0] = ct_attr_ints("dims", 2, rep);
+  CHECK(run_attrs(CT_OP_SUM, at, 2, x, o2) != CT_OK);
+  /* i64 sum */
+  ct_tensor *xi = mk(CT_DT_I64, 3, s234, NULL), *oi = ct_tensor_empty(CT_DT_I64, 0, NULL);
+  at[0] = ct_attr_ints("dims", 0, NULL);
+  CHECK_OK(run_attrs(CT_OP_SUM, at, 2, xi, oi));
+  CHECK(ct_tensor_get(oi, 0) == 276);
+  CHECK(run_attrs(CT_OP_MEAN, at, 2, xi, oi) != CT_OK);
+  /* argmax over dim 1 of [2,3] with ties: first wins */
+  int64_t s23[2] = {2, 3};
+  double av[6] = {1, 5, 5, 7, 2, 7};
+  ct_tensor *a = mk(CT_DT_F32, 2, s23, av), *ai = ct_tensor_empty(CT_DT_I64, 1, s2);
+  ct_attr aa[2] = {ct_attr_int("dim", -1), ct_attr_bool("keepdim", 0)};
+  CHECK_OK(run_attrs(CT_OP_ARGMAX, aa, 2, a, ai));
+  CHECK(ct_tensor_get(ai, 0) == 1 && ct_tensor_get(ai, 1) == 0);
+  ct_tensor_release(base);
+  ct_tensor_release(x);
+  ct_tensor_release(o);
+  ct_tensor_release(o2);
+  ct_tensor_release(o0);
+  ct_tensor_release(xi);
+  ct_tensor_release(oi);
+  ct_tensor_release(a);
+  ct_tensor_release(ai);
+}
+
+static void test_softmax(void) {
+  int64_t s23[2] = {2, 3};
+  double v[6] = {1, 2, 3, 1000, 1001, 999};
+  for (int dti = 0; dti < 2; dti++) {
+    ct_dtype dt = dti ? CT_DT_F64 : CT_DT_F32;
+    ct_tensor *x = mk(dt, 2, s23, v), *o = ct_tensor_empty(dt, 2, s23);
+    ct_attr dim = ct_attr_int("dim", 1);
+    CHECK_OK(run_attrs(CT_OP_SOFTMAX, &dim, 1, x, o));
+    ct_tensor *lo = ct_tensor_empty(dt, 2, s23);
+    CHECK_OK(run_attrs(CT_OP_LOG_SOFTMAX, &dim, 1, x, lo));
+    for (int i = 0; i < 2; i++) {
+      double m = fmax(v[i * 3], fmax(v[i * 3 + 1], v[i * 3 + 2])), s = 0;
+      for (int j = 0; j < 3; j++) s += exp(v[i * 3 + j] - m);
+      for (int j = 0; j < 3; j++) {
+        CHECK_CLOSE(ct_tensor_get(o, i * 3 + j), exp(v[i * 3 + j] - m) / s, 1e-6, 1e-7);
+        CHECK_CLOSE(ct_tensor_get(lo, i * 3 + j), v[i * 3 + j] - m - log(s), 1e-6, 1e-6);
+      }
+    }
+    /* dim 0 on a transposed view */
+    int64_t ts[2] = {3, 2}, tst[2] = {1, 3};
+    ct_tensor *t = ct_tensor_view(x, 2, ts, tst, 0), *to = ct_tensor_empty(dt, 2, ts);
+    ct_attr d0 = ct_attr_int("dim", 0);
+    CHECK_OK(run_attrs(CT_OP_SOFTMAX, &d0, 1, t, to));
+    for (int i = 0; i < 3; i++)
+      for (int j = 0; j < 2; j++)
+        CHECK_CLOSE(ct_tensor_get(to, i * 2 + j), ct_tensor_get(o, j * 3 + i), 1e-6, 1e-7);
+    ct_tensor_release(x);
+    ct_tensor_release(o);
+    ct_tensor_release(lo);
+    ct_tensor_release(t);
+    ct_tensor_release(to);
+  }
+}
+
 int main(void) {
   RUN_TEST(test_unary);
   RUN_TEST(test_permuted_input);
@@ -275,5 +378,7 @@ int main(void) {
   RUN_TEST(test_binary_errors_and_nan);
   RUN_TEST(test_logical_where_cast);
   RUN_TEST(test_constant_one_hot);
+  RUN_TEST(test_reductions);
+  RUN_TEST(test_softmax);
   return test_summary();
 }

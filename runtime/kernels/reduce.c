@@ -1,0 +1,331 @@
+/* runtime/kernels/reduce.c: CPU kernels of the reductions (sum, mean, amax, amin, argmax) and
+ * the row-wise normalizations (softmax, log_softmax). The input is split into kept dims (outer)
+ * and reduced dims (inner), both walked with an odometer over the input's own strides, so any
+ * view works. Floats accumulate in double; integer sums in wrapping int64. */
+#include <math.h>
+#include <string.h>
+
+#include "kernels_internal.h"
+
+static int is_f(ct_dtype dt) { return dt == CT_DT_F32 || dt == CT_DT_F64; }
+static int is_i(ct_dtype dt) {
+  return dt == CT_DT_I64 || dt == CT_DT_I32 || dt == CT_DT_BOOL || dt == CT_DT_U8;
+}
+
+static int64_t ld_i(ct_dtype dt, const char *p) {
+  switch (dt) {
+  case CT_DT_I64: {
+    int64_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+  }
+  case CT_DT_I32: {
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+  }
+  case CT_DT_BOOL: return *(const uint8_t *)p != 0;
+  case CT_DT_U8: return *(const uint8_t *)p;
+  default: return 0;
+  }
+}
+
+static double ld_d(ct_dtype dt, const char *p) {
+  if (dt == CT_DT_F32) {
+    float v;
+    memcpy(&v, p, sizeof v);
+    return v;
+  }
+  if (dt == CT_DT_F64) {
+    double v;
+    memcpy(&v, p, sizeof v);
+    return v;
+  }
+  return (double)ld_i(dt, p);
+}
+
+static void st_i(ct_dtype dt, char *p, int64_t v) {
+  switch (dt) {
+  case CT_DT_I64: memcpy(p, &v, sizeof v); break;
+  case CT_DT_I32: {
+    int32_t w = (int32_t)(uint32_t)(uint64_t)v;
+    memcpy(p, &w, sizeof w);
+    break;
+  }
+  case CT_DT_BOOL: *(uint8_t *)p = v != 0; break;
+  case CT_DT_U8: *(uint8_t *)p = (uint8_t)(uint64_t)v; break;
+  default: break;
+  }
+}
+
+static void st_d(ct_dtype dt, char *p, double v) {
+  if (dt == CT_DT_F32) {
+    float f = (float)v;
+    memcpy(p, &f, sizeof f);
+  } else if (dt == CT_DT_F64) {
+    memcpy(p, &v, sizeof v);
+  } else if (dt == CT_DT_BOOL) {
+    *(uint8_t *)p = v != 0;
+  } else {
+    int64_t iv = v != v ? 0 : v >= 9.2e18 ? INT64_MAX : v <= -9.2e18 ? INT64_MIN : (int64_t)v;
+    st_i(dt, p, iv);
+  }
+}
+
+/* Advances idx over shape (n dims) and keeps off = sum idx*st; returns 0 after the last. */
+static int odo_next(int n, const int64_t *shape, const int64_t *st, int64_t *idx, int64_t *off) {
+  for (int d = n - 1; d >= 0; d--) {
+    idx[d]++;
+    *off += st[d];
+    if (idx[d] < shape[d]) return 1;
+    *off -= st[d] * shape[d];
+    idx[d] = 0;
+  }
+  return 0;
+}
+
+typedef struct plan {
+  int nk, nr;
+  int64_t ks[CT_MAX_RANK], kst[CT_MAX_RANK], kost[CT_MAX_RANK];
+  int64_t rs[CT_MAX_RANK], rst[CT_MAX_RANK], rost[CT_MAX_RANK];
+  int64_t nkeep, nred;
+} plan;
+
+/* Splits x's dims by mask; ostr are the output's strides over x's dims (for softmax). */
+static void make_plan(plan *p, const ct_tensor *x, const int *mask, const int64_t *ostr) {
+  memset(p, 0, sizeof *p);
+  p->nkeep = p->nred = 1;
+  for (int d = 0; d < x->rank; d++) {
+    if (mask[d]) {
+      p->rs[p->nr] = x->shape[d];
+      p->rst[p->nr] = x->strides[d];
+      p->rost[p->nr] = ostr ? ostr[d] : 0;
+      p->nr++;
+      p->nred *= x->shape[d];
+    } else {
+      p->ks[p->nk] = x->shape[d];
+      p->kst[p->nk] = x->strides[d];
+      p->kost[p->nk] = ostr ? ostr[d] : 0;
+      p->nk++;
+      p->nkeep *= x->shape[d];
+    }
+  }
+}
+
+static ct_status check_io(const char *name, int n_in, int n_out, ct_tensor *const *in,
+                          ct_tensor *const *out, char *err, size_t err_size) {
+  if (n_in != 1 || n_out != 1 || !in[0] || !out[0])
+    return ct_kernel_fail(err, err_size, CT_ERR_INVALID, "%s: expected 1 operand and 1 result", name);
+  if (!ct_tensor_is_contiguous(out[0]))
+    return ct_kernel_fail(err, err_size, CT_ERR_INVALID, "%s: result must be contiguous", name);
+  return CT_OK;
+}
+
+static ct_status norm_dim(const char *name, int64_t d, int rank, int *out, char *err,
+                          size_t err_size) {
+  int r = rank > 0 ? rank : 1;
+  if (d < -r || d >= r)
+    return ct_kernel_fail(err, err_size, CT_ERR_SHAPE, "%s: dim %lld out of range for rank %d", name,
+                          (long long)d, rank);
+  *out = (int)(d < 0 ? d + r : d);
+  return CT_OK;
+}
+
+/* Checks out's shape against x's with the mask reduced (kept as 1 under keepdim). */
+static ct_status check_reduced_shape(const char *name, const ct_tensor *x, const int *mask,
+                                     int keepdim, const ct_tensor *o, char *err, size_t err_size) {
+  int64_t want[CT_MAX_RANK];
+  int r = 0;
+  for (int d = 0; d < x->rank; d++) {
+    if (!mask[d])
+      want[r++] = x->shape[d];
+    else if (keepdim)
+      want[r++] = 1;
+  }
+  if (!ct_shape_is(o, r, want)) {
+    char a[96], b[96];
+    ct_tensor_describe(x, a, sizeof a);
+    ct_tensor_describe(o, b, sizeof b);
+    return ct_kernel_fail(err, err_size, CT_ERR_SHAPE, "%s: result %s is not the reduction of %s",
+                          name, b, a);
+  }
+  return CT_OK;
+}
+
+enum { R_SUM, R_MEAN, R_AMAX, R_AMIN };
+
+static ct_status reduce(int kind, const char *name, CT_KERNEL_ARGS) {
+  ct_status st = check_io(name, n_in, n_out, in, out, err, err_size);
+  if (st) return st;
+  ct_tensor *x = in[0], *o = out[0];
+  int64_t dims[CT_MAX_RANK + 1];
+  int nd = ct_attr_get_ints(attrs, n_attrs, "dims", dims, CT_MAX_RANK + 1);
+  if (nd > CT_MAX_RANK)
+    return ct_kernel_fail(err, err_size, CT_ERR_SHAPE, "%s: too many dims", name);
+  int keepdim = ct_attr_get_int(attrs, n_attrs, "keepdim", 0) != 0;
+  int mask[CT_MAX_RANK] = {0};
+  if (nd <= 0) {
+    for (int d = 0; d < x->rank; d++) mask[d] = 1;
+  } else {
+    for (int k = 0; k < nd; k++) {
+      int d = 0;
+      if ((st = norm_dim(name, dims[k], x->rank, &d, err, err_size))) return st;
+      if (x->rank == 0) continue;
+      if (mask[d]) return ct_kernel_fail(err, err_size, CT_ERR_SHAPE, "%s: dim %d repeated", name, d);
+      mask[d] = 1;
+    }
+  }
+  if ((st = check_reduced_shape(name, x, mask, keepdim, o, err, err_size))) return st;
+  ct_dtype dt = x->dtype;
+  if (o->dtype != dt)
+    return ct_kernel_fail(err, err_size, CT_ERR_SHAPE, "%s: result dtype %s differs from %s", name,
+                          ct_dtype_name(o->dtype), ct_dtype_name(dt));
+  if (!is_f(dt) && !(is_i(dt) && kind != R_MEAN))
+    return ct_kernel_fail(err, err_size, CT_ERR_SHAPE, "%s: unsupported dtype %s", name,
+                          ct_dtype_name(dt));
+  plan p;
+  make_plan(&p, x, mask, NULL);
+  if (p.nred == 0 && (kind == R_AMAX || kind == R_AMIN) && p.nkeep > 0)
+    return ct_kernel_fail(err, err_size, CT_ERR_SHAPE, "%s: reduction over an empty dim", name);
+  const char *xb = ct_tensor_data(x);
+  char *ob = ct_tensor_data(o);
+  size_t es = ct_dtype_size(dt);
+  int64_t kidx[CT_MAX_RANK] = {0}, koff = 0;
+  for (int64_t k = 0; k < p.nkeep; k++) {
+    int64_t ridx[CT_MAX_RANK] = {0}, roff = 0;
+    double acc = kind == R_AMAX ? -INFINITY : kind == R_AMIN ? INFINITY : 0.0;
+    int64_t iacc = 0;
+    int first = 1;
+    if (p.nred > 0) do {
+      const char *ep = xb + (koff + roff) * (int64_t)es;
+      if (is_f(dt)) {
+        double v = ld_d(dt, ep);
+        if (kind == R_SUM || kind == R_MEAN)
+          acc += v;
+        else if (v != v || acc != acc)
+          acc = NAN;
+        else if (kind == R_AMAX ? v > acc : v < acc)
+          acc = v;
+      } else {
+        int64_t v = ld_i(dt, ep);
+        if (kind == R_SUM)
+          iacc = (int64_t)((uint64_t)iacc + (uint64_t)v);
+        else if (first || (kind == R_AMAX ? v > iacc : v < iacc))
+          iacc = v;
+      }
+      first = 0;
+    } while (odo_next(p.nr, p.rs, p.rst, ridx, &roff));
+    char *dst = ob + (size_t)k * es;
+    if (is_f(dt))
+      st_d(dt, dst, kind == R_MEAN ? acc / (double)p.nred : acc);
+    else
+      st_i(dt, dst, iacc);
+    odo_next(p.nk, p.ks, p.kst, kidx, &koff);
+  }
+  return CT_OK;
+}
+
+ct_status ct_kernel_SUM(CT_KERNEL_ARGS) {
+  return reduce(R_SUM, "sum", attrs, n_attrs, in, n_in, out, n_out, err, err_size);
+}
+ct_status ct_kernel_MEAN(CT_KERNEL_ARGS) {
+  return reduce(R_MEAN, "mean", attrs, n_attrs, in, n_in, out, n_out, err, err_size);
+}
+ct_status ct_kernel_AMAX(CT_KERNEL_ARGS) {
+  return reduce(R_AMAX, "amax", attrs, n_attrs, in, n_in, out, n_out, err, err_size);
+}
+ct_status ct_kernel_AMIN(CT_KERNEL_ARGS) {
+  return reduce(R_AMIN, "amin", attrs, n_attrs, in, n_in, out, n_out, err, err_size);
+}
+
+ct_status ct_kernel_ARGMAX(CT_KERNEL_ARGS) {
+  ct_status st = check_io("argmax", n_in, n_out, in, out, err, err_size);
+  if (st) return st;
+  ct_tensor *x = in[0], *o = out[0];
+  int d = 0;
+  if (!ct_attr_find(attrs, n_attrs, "dim"))
+    return ct_kernel_fail(err, err_size, CT_ERR_INVALID, "argmax: missing dim");
+  if ((st = norm_dim("argmax", ct_attr_get_int(attrs, n_attrs, "dim", 0), x->rank, &d, err, err_size)))
+    return st;
+  int keepdim = ct_attr_get_int(attrs, n_attrs, "keepdim", 0) != 0;
+  int mask[CT_MAX_RANK] = {0};
+  if (x->rank > 0) mask[d] = 1;
+  if ((st = check_reduced_shape("argmax", x, mask, keepdim, o, err, err_size))) return st;
+  if (o->dtype != CT_DT_I64 || !(is_f(x->dtype) || is_i(x->dtype)))
+    return ct_kernel_fail(err, err_size, CT_ERR_SHAPE, "argmax: needs a numeric operand and an i64 result");
+  plan p;
+  make_plan(&p, x, mask, NULL);
+  if (p.nred == 0 && p.nkeep > 0)
+    return ct_kernel_fail(err, err_size, CT_ERR_SHAPE, "argmax: reduction over an empty dim");
+  const char *xb = ct_tensor_data(x);
+  int64_t *ob = ct_tensor_data(o);
+  size_t es = ct_dtype_size(x->dtype);
+  int64_t rstride = p.nr ? p.rst[0] : 0;
+  int64_t kidx[CT_MAX_RANK] = {0}, koff = 0;
+  for (int64_t k = 0; k < p.nkeep; k++) {
+    int64_t best = 0;
+    double bv = 0;
+    for (int64_t i = 0; i < p.nred; i++) {
+      double v = ld_d(x->dtype, xb + (koff + i * rstride) * (int64_t)es);
+      if (i == 0 || (bv == bv && (v > bv || v != v))) { /* NaN is the max; first wins */
+        best = i;
+        bv = v;
+      }
+    }
+    ob[k] = best;
+    odo_next(p.nk, p.ks, p.kst, kidx, &koff);
+  }
+  return CT_OK;
+}
+
+static ct_status softmax(int logv, const char *name, CT_KERNEL_ARGS) {
+  ct_status st = check_io(name, n_in, n_out, in, out, err, err_size);
+  if (st) return st;
+  ct_tensor *x = in[0], *o = out[0];
+  if (!ct_attr_find(attrs, n_attrs, "dim"))
+    return ct_kernel_fail(err, err_size, CT_ERR_INVALID, "%s: missing dim", name);
+  int d = 0;
+  if ((st = norm_dim(name, ct_attr_get_int(attrs, n_attrs, "dim", 0), x->rank, &d, err, err_size)))
+    return st;
+  if (!ct_shape_is(o, x->rank, x->shape) || o->dtype != x->dtype || !is_f(x->dtype))
+    return ct_kernel_fail(err, err_size, CT_ERR_SHAPE,
+                          "%s: needs a float operand and a result of the same shape and dtype", name);
+  int mask[CT_MAX_RANK] = {0};
+  if (x->rank > 0) mask[d] = 1;
+  int64_t ostr[CT_MAX_RANK];
+  ct_contiguous_strides(o->rank, o->shape, ostr);
+  plan p;
+  make_plan(&p, x, mask, ostr);
+  const char *xb = ct_tensor_data(x);
+  char *ob = ct_tensor_data(o);
+  size_t es = ct_dtype_size(x->dtype);
+  int64_t rs = p.nr ? p.rst[0] : 0, ros = p.nr ? p.rost[0] : 0;
+  int64_t kidx[CT_MAX_RANK] = {0}, koff = 0, kooff = 0, kidx2[CT_MAX_RANK] = {0};
+  for (int64_t k = 0; k < p.nkeep; k++) {
+    double mx = -INFINITY;
+    for (int64_t i = 0; i < p.nred; i++) {
+      double v = ld_d(x->dtype, xb + (koff + i * rs) * (int64_t)es);
+      if (v > mx || v != v) mx = v;
+      if (mx != mx) break;
+    }
+    double sum = 0;
+    if (mx == -INFINITY) mx = 0; /* all -inf: exp(-inf - 0) = 0, sum 0, results NaN like PyTorch */
+    for (int64_t i = 0; i < p.nred; i++)
+      sum += exp(ld_d(x->dtype, xb + (koff + i * rs) * (int64_t)es) - mx);
+    double lse = log(sum);
+    for (int64_t i = 0; i < p.nred; i++) {
+      double v = ld_d(x->dtype, xb + (koff + i * rs) * (int64_t)es) - mx;
+      st_d(x->dtype, ob + (kooff + i * ros) * (int64_t)es, logv ? v - lse : exp(v) / sum);
+    }
+    odo_next(p.nk, p.ks, p.kst, kidx, &koff);
+    odo_next(p.nk, p.ks, p.kost, kidx2, &kooff);
+  }
+  return CT_OK;
+}
+
+ct_status ct_kernel_SOFTMAX(CT_KERNEL_ARGS) {
+  return softmax(0, "softmax", attrs, n_attrs, in, n_in, out, n_out, err, err_size);
+}
+ct_status ct_kernel_LOG_SOFTMAX(CT_KERNEL_ARGS) {
+  return softmax(1, "log_softmax", attrs, n_attrs, in, n_in, out, n_out, err, err_size);
+}
