@@ -371,6 +371,78 @@ static void test_softmax(void) {
   }
 }
 
+static void test_shape_ops(void) {
+  char err[256];
+  int64_t s23[2] = {2, 3}, s32[2] = {3, 2}, s6[1] = {6};
+  ct_tensor *x = mk(CT_DT_F32, 2, s23, NULL); /* x[i,j] = 3i + j */
+  /* permute [1,0] then reshape the (strided) result view to [6] */
+  int64_t perm[2] = {-1, 0};
+  ct_attr pa = ct_attr_ints("dims", 2, perm);
+  ct_tensor *p = ct_tensor_empty(CT_DT_F32, 2, s32);
+  CHECK_OK(run_attrs(CT_OP_PERMUTE, &pa, 1, x, p));
+  for (int i = 0; i < 3; i++)
+    for (int j = 0; j < 2; j++) CHECK(ct_tensor_get(p, i * 2 + j) == 3 * j + i);
+  int64_t tst[2] = {1, 3};
+  ct_tensor *t = ct_tensor_view(x, 2, s32, tst, 0);
+  ct_dim d6 = ct_dim_const(6);
+  ct_attr ra = ct_attr_dims("shape", 1, &d6);
+  ct_tensor *r = ct_tensor_empty(CT_DT_F32, 1, s6);
+  CHECK_OK(run_attrs(CT_OP_RESHAPE, &ra, 1, t, r));
+  for (int i = 0; i < 6; i++) CHECK(ct_tensor_get(r, i) == ct_tensor_get(p, i));
+  CHECK_OK(run_attrs(CT_OP_RESHAPE, &ra, 1, x, r));
+  for (int i = 0; i < 6; i++) CHECK(ct_tensor_get(r, i) == i);
+  ct_tensor *bad = ct_tensor_empty(CT_DT_F32, 1, s32); /* 3 elements */
+  CHECK(run_attrs(CT_OP_RESHAPE, NULL, 0, x, bad) == CT_ERR_SHAPE);
+  /* expand [3] -> [2,3] */
+  int64_t s3[1] = {3};
+  ct_tensor *v = mk(CT_DT_I64, 1, s3, NULL), *e = ct_tensor_empty(CT_DT_I64, 2, s23);
+  CHECK_OK(run_attrs(CT_OP_EXPAND, NULL, 0, v, e));
+  for (int i = 0; i < 6; i++) CHECK(ct_tensor_get(e, i) == i % 3);
+  ct_tensor *e2 = ct_tensor_empty(CT_DT_I64, 2, s32);
+  CHECK(run_attrs(CT_OP_EXPAND, NULL, 0, v, e2) == CT_ERR_SHAPE);
+  /* concat dim 1: [2,3] ++ [2,1] (a strided column) -> [2,4] */
+  int64_t s21[2] = {2, 1}, s21st[2] = {3, 1}, s24[2] = {2, 4};
+  ct_tensor *col = ct_tensor_view(x, 2, s21, s21st, 2); /* x[:, 2:3] */
+  ct_tensor *c = ct_tensor_empty(CT_DT_F32, 2, s24);
+  ct_tensor *cin[2] = {x, col};
+  ct_attr ca = ct_attr_int("dim", 1);
+  CHECK_OK(ct_kernel_run(CT_OP_CONCAT, &ca, 1, cin, 2, &c, 1, err, sizeof err));
+  for (int i = 0; i < 2; i++)
+    for (int j = 0; j < 4; j++) CHECK(ct_tensor_get(c, i * 4 + j) == (j < 3 ? 3 * i + j : 3 * i + 2));
+  ct_tensor *cin2[2] = {x, x};
+  CHECK(ct_kernel_run(CT_OP_CONCAT, &ca, 1, cin2, 2, &c, 1, err, sizeof err) == CT_ERR_SHAPE);
+  /* slice x10 = [0..9], start -8, end max, step 2 -> [2,4,6,8] */
+  int64_t s10[1] = {10}, s4[1] = {4};
+  ct_tensor *ten = mk(CT_DT_F64, 1, s10, NULL), *sl = ct_tensor_empty(CT_DT_F64, 1, s4);
+  ct_attr sa[4] = {ct_attr_int("dim", 0), ct_attr_int("start", -8), ct_attr_int("end", INT64_MAX),
+                   ct_attr_int("step", 2)};
+  CHECK_OK(run_attrs(CT_OP_SLICE, sa, 4, ten, sl));
+  for (int i = 0; i < 4; i++) CHECK(ct_tensor_get(sl, i) == 2 + 2 * i);
+  sa[2] = ct_attr_int("end", -1); /* [2:9:2] = 2,4,6,8 */
+  CHECK_OK(run_attrs(CT_OP_SLICE, sa, 4, ten, sl));
+  CHECK(ct_tensor_get(sl, 3) == 8);
+  sa[2] = ct_attr_int("end", -2); /* [2:8:2] = 2,4,6: 3 elements, result has 4 */
+  CHECK(run_attrs(CT_OP_SLICE, sa, 4, ten, sl) == CT_ERR_SHAPE);
+  /* slice along dim 1 of x with step 2: x[:, 0::2] -> [2,2] */
+  int64_t s22[2] = {2, 2};
+  ct_attr sb[4] = {ct_attr_int("dim", -1), ct_attr_int("start", 0), ct_attr_int("end", 100),
+                   ct_attr_int("step", 2)};
+  ct_tensor *sl2 = ct_tensor_empty(CT_DT_F32, 2, s22);
+  CHECK_OK(run_attrs(CT_OP_SLICE, sb, 4, x, sl2));
+  CHECK(ct_tensor_get(sl2, 0) == 0 && ct_tensor_get(sl2, 1) == 2 && ct_tensor_get(sl2, 2) == 3 &&
+        ct_tensor_get(sl2, 3) == 5);
+  /* slice_grad: back into zeros of [2,3] */
+  ct_dim gd[2] = {ct_dim_const(2), ct_dim_const(3)};
+  ct_attr ga[5] = {ct_attr_dims("shape", 2, gd), sb[0], sb[1], sb[2], sb[3]};
+  ct_tensor *g = ct_tensor_empty(CT_DT_F32, 2, s23);
+  CHECK_OK(run_attrs(CT_OP_SLICE_GRAD, ga, 5, sl2, g));
+  double want[6] = {0, 0, 2, 3, 0, 5};
+  for (int i = 0; i < 6; i++) CHECK(ct_tensor_get(g, i) == want[i]);
+  CHECK(run_attrs(CT_OP_SLICE_GRAD, ga, 5, x, g) == CT_ERR_SHAPE);
+  ct_tensor *objs[] = {x, p, t, r, bad, v, e, e2, col, c, ten, sl, sl2, g};
+  for (size_t i = 0; i < sizeof objs / sizeof objs[0]; i++) ct_tensor_release(objs[i]);
+}
+
 int main(void) {
   RUN_TEST(test_unary);
   RUN_TEST(test_permuted_input);
@@ -380,5 +452,6 @@ int main(void) {
   RUN_TEST(test_constant_one_hot);
   RUN_TEST(test_reductions);
   RUN_TEST(test_softmax);
+  RUN_TEST(test_shape_ops);
   return test_summary();
 }
