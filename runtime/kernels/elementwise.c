@@ -8,87 +8,14 @@
 
 #include "kernels_internal.h"
 
-/* ---- element access ---- */
-
-static int is_intlike(ct_dtype dt) {
-  return dt == CT_DT_I64 || dt == CT_DT_I32 || dt == CT_DT_BOOL || dt == CT_DT_U8;
-}
-static int is_f(ct_dtype dt) { return dt == CT_DT_F32 || dt == CT_DT_F64; }
-
-static int64_t ld_i(ct_dtype dt, const char *p) {
-  switch (dt) {
-  case CT_DT_I64: {
-    int64_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-  }
-  case CT_DT_I32: {
-    int32_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-  }
-  case CT_DT_BOOL: return *(const uint8_t *)p != 0;
-  case CT_DT_U8: return *(const uint8_t *)p;
-  default: return 0;
-  }
-}
-
-static void st_i(ct_dtype dt, char *p, int64_t v) {
-  switch (dt) {
-  case CT_DT_I64: memcpy(p, &v, sizeof v); break;
-  case CT_DT_I32: {
-    int32_t w = (int32_t)(uint32_t)(uint64_t)v;
-    memcpy(p, &w, sizeof w);
-    break;
-  }
-  case CT_DT_BOOL: *(uint8_t *)p = v != 0; break;
-  case CT_DT_U8: *(uint8_t *)p = (uint8_t)(uint64_t)v; break;
-  default: break;
-  }
-}
-
-static double ld_d(ct_dtype dt, const char *p) {
-  if (dt == CT_DT_F32) {
-    float v;
-    memcpy(&v, p, sizeof v);
-    return v;
-  }
-  if (dt == CT_DT_F64) {
-    double v;
-    memcpy(&v, p, sizeof v);
-    return v;
-  }
-  return (double)ld_i(dt, p);
-}
-
-/* Float to int64 truncating toward zero; NaN is 0 and out-of-range values saturate. */
-static int64_t d_to_i(double v) {
-  if (v != v) return 0;
-  if (v >= 9223372036854775807.0) return INT64_MAX;
-  if (v <= -9223372036854775808.0) return INT64_MIN;
-  return (int64_t)v;
-}
-
-static void st_d(ct_dtype dt, char *p, double v) {
-  if (dt == CT_DT_F32) {
-    float f = (float)v;
-    memcpy(p, &f, sizeof f);
-  } else if (dt == CT_DT_F64) {
-    memcpy(p, &v, sizeof v);
-  } else if (dt == CT_DT_BOOL) {
-    *(uint8_t *)p = v != 0;
-  } else {
-    st_i(dt, p, d_to_i(v));
-  }
-}
-
 /* ---- shared checks ---- */
 
 static ct_status check_counts(const char *op, int n_in, int want_in, int n_out, char *err,
                               size_t err_size) {
   if (n_in != want_in || n_out != 1)
-    return ct_kernel_fail(err, err_size, CT_ERR_INVALID, "%s: expected %d operand(s) and 1 result, got %d and %d",
-                          op, want_in, n_in, n_out);
+    return ct_kernel_fail(err, err_size, CT_ERR_INVALID,
+                          "%s: expected %d operand(s) and 1 result, got %d and %d", op, want_in,
+                          n_in, n_out);
   return CT_OK;
 }
 
@@ -111,8 +38,8 @@ static ct_status bcast_setup(const char *op, ct_tensor *const *in, int n_in, con
       else
         snprintf(a, sizeof a, "(null)");
       ct_tensor_describe(o, b, sizeof b);
-      return ct_kernel_fail(err, err_size, CT_ERR_SHAPE, "%s: operand %d %s does not broadcast to %s",
-                            op, k, a, b);
+      return ct_kernel_fail(err, err_size, CT_ERR_SHAPE,
+                            "%s: operand %d %s does not broadcast to %s", op, k, a, b);
     }
   }
   for (int d = 0; d < rank; d++) {
@@ -163,17 +90,17 @@ ct_status ct_kernel_CONSTANT(CT_KERNEL_ARGS) {
   const double *vals = NULL;
   if (data && data->kind == CT_ATTR_FLOATS && data->n > 0) {
     if ((int64_t)data->n != n)
-      return ct_kernel_fail(err, err_size, CT_ERR_SHAPE, "constant: data has %d values, shape has %lld",
-                            data->n, (long long)n);
+      return ct_kernel_fail(err, err_size, CT_ERR_SHAPE,
+                            "constant: data has %d values, shape has %lld", data->n, (long long)n);
     vals = data->u.floats;
   }
   char *p = ct_tensor_data(o);
   size_t es = ct_dtype_size(o->dtype);
-  int fast = is_f(o->dtype) || is_intlike(o->dtype);
+  int fast = ct_k_is_float(o->dtype) || ct_k_is_int(o->dtype);
   for (int64_t i = 0; i < n; i++) {
     double v = vals ? vals[i] : value;
     if (fast)
-      st_d(o->dtype, p + (size_t)i * es, v);
+      ct_k_store_d(o->dtype, p + (size_t)i * es, v);
     else
       ct_tensor_set(o, i, v);
   }
@@ -190,11 +117,12 @@ ct_status ct_kernel_ONE_HOT(CT_KERNEL_ARGS) {
     return ct_kernel_fail(err, err_size, CT_ERR_SHAPE, "one_hot: indices must be i64, got %s",
                           ct_dtype_name(x->dtype));
   if (nc < 0 || o->rank != x->rank + 1 || o->shape[x->rank] != nc ||
-      !(is_f(o->dtype) || is_intlike(o->dtype)))
+      !(ct_k_is_float(o->dtype) || ct_k_is_int(o->dtype)))
     return ct_kernel_fail(err, err_size, CT_ERR_SHAPE, "one_hot: bad result shape or dtype");
   for (int d = 0; d < x->rank; d++)
     if (o->shape[d] != x->shape[d])
-      return ct_kernel_fail(err, err_size, CT_ERR_SHAPE, "one_hot: result shape does not match indices");
+      return ct_kernel_fail(err, err_size, CT_ERR_SHAPE,
+                            "one_hot: result shape does not match indices");
   memset(ct_tensor_data(o), 0, ct_tensor_nbytes(o));
   ct_iter it;
   char *base[2] = {ct_tensor_data(o), ct_tensor_data(x)};
@@ -210,11 +138,12 @@ ct_status ct_kernel_ONE_HOT(CT_KERNEL_ARGS) {
   while ((n = ct_iter_next(&it, p)) > 0) {
     int64_t sx = it.strides[1][it.rank - 1];
     for (int64_t i = 0; i < n; i++, pos++) {
-      int64_t idx = ld_i(x->dtype, p[1] + i * sx * (int64_t)es[1]);
+      int64_t idx = ct_k_load_i(x->dtype, p[1] + i * sx * (int64_t)es[1]);
       if (idx < 0 || idx >= nc)
         return ct_kernel_fail(err, err_size, CT_ERR_INVALID,
-                              "one_hot: index %lld outside [0, %lld)", (long long)idx, (long long)nc);
-      st_d(o->dtype, ob + (size_t)(pos * nc + idx) * oes, 1.0);
+                              "one_hot: index %lld outside [0, %lld)", (long long)idx,
+                              (long long)nc);
+      ct_k_store_d(o->dtype, ob + (size_t)(pos * nc + idx) * oes, 1.0);
     }
   }
   return CT_OK;
@@ -230,81 +159,57 @@ static double gelu_tanh(double x) {
 static double sigm(double x) { return 1.0 / (1.0 + exp(-x)); }
 static double sgn(double x) { return x > 0 ? 1.0 : x < 0 ? -1.0 : x; /* keeps NaN, +-0 */ }
 
-#define UNARY_CASES(OPV)                                                                   \
-  switch (OPV) {                                                                           \
-  case CT_OP_NEG: ROWS(-x); break;                                                         \
-  case CT_OP_ABS: ROWS(fabs(x)); break;                                                    \
-  case CT_OP_EXP: ROWS(exp(x)); break;                                                     \
-  case CT_OP_LOG: ROWS(log(x)); break;                                                     \
-  case CT_OP_SQRT: ROWS(sqrt(x)); break;                                                   \
-  case CT_OP_RSQRT: ROWS(1.0 / sqrt(x)); break;                                            \
-  case CT_OP_TANH: ROWS(tanh(x)); break;                                                   \
-  case CT_OP_SIGMOID: ROWS(sigm(x)); break;                                                \
-  case CT_OP_RELU: ROWS(x > 0 ? x : (x != x ? x : 0.0)); break;                            \
-  case CT_OP_SILU: ROWS(x * sigm(x)); break;                                               \
-  case CT_OP_ERF: ROWS(erf(x)); break;                                                     \
-  case CT_OP_SIGN: ROWS(sgn(x)); break;                                                    \
-  case CT_OP_GELU:                                                                         \
-    if (tanh_approx) {                                                                     \
-      ROWS(gelu_tanh(x));                                                                \
-    } else {                                                                  \
-      ROWS(gelu_none(x));                                                                  \
-    }                                                                                      \
-    break;                                                                                 \
-  default: break;                                                                          \
+/* One case per unary op; ROW is ROWS (unit stride) or ROWS_S (strided input). */
+#define UNARY_CASES(ROW, OPV)                                                                      \
+  switch (OPV) {                                                                                   \
+  case CT_OP_NEG: ROW(-x); break;                                                                  \
+  case CT_OP_ABS: ROW(fabs(x)); break;                                                             \
+  case CT_OP_EXP: ROW(exp(x)); break;                                                              \
+  case CT_OP_LOG: ROW(log(x)); break;                                                              \
+  case CT_OP_SQRT: ROW(sqrt(x)); break;                                                            \
+  case CT_OP_RSQRT: ROW(1.0 / sqrt(x)); break;                                                     \
+  case CT_OP_TANH: ROW(tanh(x)); break;                                                            \
+  case CT_OP_SIGMOID: ROW(sigm(x)); break;                                                         \
+  case CT_OP_RELU: ROW(x > 0 ? x : (x != x ? x : 0.0)); break;                                     \
+  case CT_OP_SILU: ROW(x *sigm(x)); break;                                                         \
+  case CT_OP_ERF: ROW(erf(x)); break;                                                              \
+  case CT_OP_SIGN: ROW(sgn(x)); break;                                                             \
+  case CT_OP_GELU:                                                                                 \
+    if (tanh_approx) {                                                                             \
+      ROW(gelu_tanh(x));                                                                           \
+    } else {                                                                                       \
+      ROW(gelu_none(x));                                                                           \
+    }                                                                                              \
+    break;                                                                                         \
+  default: break;                                                                                  \
   }
 
-#define UNARY_ROWS_T(T)                                                                    \
-  static void unary_rows_##T(int op, int tanh_approx, ct_iter *it) {                       \
-    char *p[2];                                                                            \
-    int64_t n;                                                                             \
-    while ((n = ct_iter_next(it, p)) > 0) {                                                \
-      T *o = (T *)(void *)p[0];                                                            \
-      const T *a = (const T *)(void *)p[1];                                                \
-      int64_t sa = it->strides[1][it->rank - 1];                                           \
-      if (sa == 1) {                                                                       \
-        UNARY_CASES(op)                                                                    \
-      } else {                                                                             \
-        UNARY_CASES_S(op)                                                                 \
-      }                                                                                    \
-    }                                                                                      \
+#define UNARY_ROWS_T(T)                                                                            \
+  static void unary_rows_##T(int op, int tanh_approx, ct_iter *it) {                               \
+    char *p[2];                                                                                    \
+    int64_t n;                                                                                     \
+    while ((n = ct_iter_next(it, p)) > 0) {                                                        \
+      T *o = (T *)(void *)p[0];                                                                    \
+      const T *a = (const T *)(void *)p[1];                                                        \
+      int64_t sa = it->strides[1][it->rank - 1];                                                   \
+      if (sa == 1) {                                                                               \
+        UNARY_CASES(ROWS, op)                                                                      \
+      } else {                                                                                     \
+        UNARY_CASES(ROWS_S, op)                                                                    \
+      }                                                                                            \
+    }                                                                                              \
   }
 
-#define ROWS(EXPR)                                                                         \
-  for (int64_t i = 0; i < n; i++) {                                                        \
-    double x = (double)a[i];                                                               \
-    o[i] = (__typeof__(*o))(EXPR);                                                                      \
+#define ROWS(EXPR)                                                                                 \
+  for (int64_t i = 0; i < n; i++) {                                                                \
+    double x = (double)a[i];                                                                       \
+    o[i] = (__typeof__(*o))(EXPR);                                                                 \
   }
-#define ROWS_S(EXPR)                                                                       \
-  for (int64_t i = 0; i < n; i++) {                                                        \
-    double x = (double)a[i * sa];                                                          \
-    o[i] = (__typeof__(*o))(EXPR);                                                                      \
+#define ROWS_S(EXPR)                                                                               \
+  for (int64_t i = 0; i < n; i++) {                                                                \
+    double x = (double)a[i * sa];                                                                  \
+    o[i] = (__typeof__(*o))(EXPR);                                                                 \
   }
-/* The strided variant: same cases with ROWS_S. */
-#define UNARY_CASES_S(OPV)                                                                 \
-  switch (OPV) {                                                                           \
-  case CT_OP_NEG: ROWS_S(-x); break;                                                       \
-  case CT_OP_ABS: ROWS_S(fabs(x)); break;                                                  \
-  case CT_OP_EXP: ROWS_S(exp(x)); break;                                                   \
-  case CT_OP_LOG: ROWS_S(log(x)); break;                                                   \
-  case CT_OP_SQRT: ROWS_S(sqrt(x)); break;                                                 \
-  case CT_OP_RSQRT: ROWS_S(1.0 / sqrt(x)); break;                                          \
-  case CT_OP_TANH: ROWS_S(tanh(x)); break;                                                 \
-  case CT_OP_SIGMOID: ROWS_S(sigm(x)); break;                                              \
-  case CT_OP_RELU: ROWS_S(x > 0 ? x : (x != x ? x : 0.0)); break;                          \
-  case CT_OP_SILU: ROWS_S(x * sigm(x)); break;                                             \
-  case CT_OP_ERF: ROWS_S(erf(x)); break;                                                   \
-  case CT_OP_SIGN: ROWS_S(sgn(x)); break;                                                  \
-  case CT_OP_GELU:                                                                         \
-    if (tanh_approx) {                                                                     \
-      ROWS_S(gelu_tanh(x));                                                                \
-    } else {                                                                \
-      ROWS_S(gelu_none(x));                                                                \
-    }                                                                                      \
-    break;                                                                                 \
-  default: break;                                                                          \
-  }
-
 typedef float f32;
 typedef double f64;
 UNARY_ROWS_T(f32)
@@ -326,8 +231,8 @@ static ct_status unary(int op, CT_KERNEL_ARGS) {
                           name, b, a);
   }
   int int_ok = op == CT_OP_NEG || op == CT_OP_ABS || op == CT_OP_SIGN || op == CT_OP_RELU;
-  if (!is_f(x->dtype) && !(int_ok && is_intlike(x->dtype) &&
-                           !(op == CT_OP_NEG && x->dtype == CT_DT_BOOL)))
+  if (!ct_k_is_float(x->dtype) &&
+      !(int_ok && ct_k_is_int(x->dtype) && !(op == CT_OP_NEG && x->dtype == CT_DT_BOOL)))
     return ct_kernel_fail(err, err_size, CT_ERR_SHAPE, "%s: unsupported dtype %s", name,
                           ct_dtype_name(x->dtype));
   int tanh_approx = 0;
@@ -339,7 +244,8 @@ static ct_status unary(int op, CT_KERNEL_ARGS) {
       return ct_kernel_fail(err, err_size, CT_ERR_INVALID, "gelu: unknown approximate \"%s\"", ap);
   }
   int64_t s[1][CT_MAX_RANK];
-  for (int d = 0; d < x->rank; d++) s[0][d] = x->strides[d];
+  for (int d = 0; d < x->rank; d++)
+    s[0][d] = x->strides[d];
   ct_iter it;
   iter_setup(&it, o, in, 1, s);
   if (x->dtype == CT_DT_F32) {
@@ -353,7 +259,7 @@ static ct_status unary(int op, CT_KERNEL_ARGS) {
     while ((n = ct_iter_next(&it, p)) > 0) {
       int64_t sa = it.strides[1][it.rank - 1];
       for (int64_t i = 0; i < n; i++) {
-        int64_t v = ld_i(x->dtype, p[1] + i * sa * (int64_t)es), r = v;
+        int64_t v = ct_k_load_i(x->dtype, p[1] + i * sa * (int64_t)es), r = v;
         uint64_t uv = (uint64_t)v;
         switch (op) {
         case CT_OP_NEG: r = (int64_t)(0 - uv); break;
@@ -362,16 +268,16 @@ static ct_status unary(int op, CT_KERNEL_ARGS) {
         case CT_OP_RELU: r = v > 0 ? v : 0; break;
         default: break;
         }
-        st_i(o->dtype, p[0] + (size_t)i * es, r);
+        ct_k_store_i(o->dtype, p[0] + (size_t)i * es, r);
       }
     }
   }
   return CT_OK;
 }
 
-#define UNARY_KERNEL(ID)                                                                   \
-  ct_status ct_kernel_##ID(CT_KERNEL_ARGS) {                                               \
-    return unary(CT_OP_##ID, attrs, n_attrs, in, n_in, out, n_out, err, err_size);         \
+#define UNARY_KERNEL(ID)                                                                           \
+  ct_status ct_kernel_##ID(CT_KERNEL_ARGS) {                                                       \
+    return unary(CT_OP_##ID, attrs, n_attrs, in, n_in, out, n_out, err, err_size);                 \
   }
 UNARY_KERNEL(NEG)
 UNARY_KERNEL(ABS)
@@ -396,14 +302,16 @@ ct_status ct_kernel_CAST(CT_KERNEL_ARGS) {
     return ct_kernel_fail(err, err_size, CT_ERR_SHAPE, "cast: result shape does not match operand");
   (void)attrs;
   (void)n_attrs;
-  int xd = is_f(x->dtype) || is_intlike(x->dtype), od = is_f(o->dtype) || is_intlike(o->dtype);
+  int xd = ct_k_is_float(x->dtype) || ct_k_is_int(x->dtype),
+      od = ct_k_is_float(o->dtype) || ct_k_is_int(o->dtype);
   if (!xd || !od) {
     if (ct_tensor_copy_into(o, x) != CT_OK)
       return ct_kernel_fail(err, err_size, CT_ERR_SHAPE, "cast: copy failed");
     return CT_OK;
   }
   int64_t s[1][CT_MAX_RANK];
-  for (int d = 0; d < x->rank; d++) s[0][d] = x->strides[d];
+  for (int d = 0; d < x->rank; d++)
+    s[0][d] = x->strides[d];
   ct_iter it;
   iter_setup(&it, o, in, 1, s);
   char *p[2];
@@ -414,12 +322,12 @@ ct_status ct_kernel_CAST(CT_KERNEL_ARGS) {
     for (int64_t i = 0; i < n; i++) {
       const char *ap = p[1] + i * sa * (int64_t)xes;
       char *op = p[0] + (size_t)i * oes;
-      if (is_f(x->dtype))
-        st_d(o->dtype, op, ld_d(x->dtype, ap));
-      else if (is_f(o->dtype))
-        st_d(o->dtype, op, (double)ld_i(x->dtype, ap));
+      if (ct_k_is_float(x->dtype))
+        ct_k_store_d(o->dtype, op, ct_k_load_d(x->dtype, ap));
+      else if (ct_k_is_float(o->dtype))
+        ct_k_store_d(o->dtype, op, (double)ct_k_load_i(x->dtype, ap));
       else
-        st_i(o->dtype, op, ld_i(x->dtype, ap));
+        ct_k_store_i(o->dtype, op, ct_k_load_i(x->dtype, ap));
     }
   }
   return CT_OK;
@@ -441,63 +349,63 @@ static int64_t ipow(int64_t b, int64_t e) {
   return (int64_t)r;
 }
 
-#define BIN_CASES(R)                                                                       \
-  switch (op) {                                                                            \
-  case CT_OP_ADD: R(x + y); break;                                                         \
-  case CT_OP_SUB: R(x - y); break;                                                         \
-  case CT_OP_MUL: R(x *y); break;                                                          \
-  case CT_OP_DIV: R(x / y); break;                                                         \
-  case CT_OP_POW: R(pow(x, y)); break;                                                     \
-  case CT_OP_MAXIMUM: R(fmax_nan(x, y)); break;                                            \
-  case CT_OP_MINIMUM: R(fmin_nan(x, y)); break;                                            \
-  default: break;                                                                          \
+#define BIN_CASES(R)                                                                               \
+  switch (op) {                                                                                    \
+  case CT_OP_ADD: R(x + y); break;                                                                 \
+  case CT_OP_SUB: R(x - y); break;                                                                 \
+  case CT_OP_MUL: R(x *y); break;                                                                  \
+  case CT_OP_DIV: R(x / y); break;                                                                 \
+  case CT_OP_POW: R(pow(x, y)); break;                                                             \
+  case CT_OP_MAXIMUM: R(fmax_nan(x, y)); break;                                                    \
+  case CT_OP_MINIMUM: R(fmin_nan(x, y)); break;                                                    \
+  default: break;                                                                                  \
   }
 
-#define BIN_ROWS_T(T)                                                                      \
-  static void bin_rows_##T(int op, ct_iter *it) {                                          \
-    char *p[3];                                                                            \
-    int64_t n;                                                                             \
-    while ((n = ct_iter_next(it, p)) > 0) {                                                \
-      T *o = (T *)(void *)p[0];                                                            \
-      const T *a = (const T *)(void *)p[1], *b = (const T *)(void *)p[2];                  \
-      int64_t sa = it->strides[1][it->rank - 1], sb = it->strides[2][it->rank - 1];        \
-      if (sa == 1 && sb == 1) {                                                            \
-        BIN_CASES(R_CC)                                                                    \
-      } else if (sa == 1 && sb == 0) {                                                     \
-        BIN_CASES(R_CS)                                                                    \
-      } else if (sa == 0 && sb == 1) {                                                     \
-        BIN_CASES(R_SC)                                                                    \
-      } else {                                                                             \
-        BIN_CASES(R_GEN)                                                                   \
-      }                                                                                    \
-    }                                                                                      \
+#define BIN_ROWS_T(T)                                                                              \
+  static void bin_rows_##T(int op, ct_iter *it) {                                                  \
+    char *p[3];                                                                                    \
+    int64_t n;                                                                                     \
+    while ((n = ct_iter_next(it, p)) > 0) {                                                        \
+      T *o = (T *)(void *)p[0];                                                                    \
+      const T *a = (const T *)(void *)p[1], *b = (const T *)(void *)p[2];                          \
+      int64_t sa = it->strides[1][it->rank - 1], sb = it->strides[2][it->rank - 1];                \
+      if (sa == 1 && sb == 1) {                                                                    \
+        BIN_CASES(R_CC)                                                                            \
+      } else if (sa == 1 && sb == 0) {                                                             \
+        BIN_CASES(R_CS)                                                                            \
+      } else if (sa == 0 && sb == 1) {                                                             \
+        BIN_CASES(R_SC)                                                                            \
+      } else {                                                                                     \
+        BIN_CASES(R_GEN)                                                                           \
+      }                                                                                            \
+    }                                                                                              \
   }
 
-#define R_CC(EXPR)                                                                         \
-  for (int64_t i = 0; i < n; i++) {                                                        \
-    double x = a[i], y = b[i];                                                             \
-    o[i] = (__typeof__(*o))(EXPR);                                                                      \
+#define R_CC(EXPR)                                                                                 \
+  for (int64_t i = 0; i < n; i++) {                                                                \
+    double x = a[i], y = b[i];                                                                     \
+    o[i] = (__typeof__(*o))(EXPR);                                                                 \
   }
-#define R_CS(EXPR)                                                                         \
-  {                                                                                        \
-    double y = b[0];                                                                       \
-    for (int64_t i = 0; i < n; i++) {                                                      \
-      double x = a[i];                                                                     \
-      o[i] = (__typeof__(*o))(EXPR);                                                                    \
-    }                                                                                      \
+#define R_CS(EXPR)                                                                                 \
+  {                                                                                                \
+    double y = b[0];                                                                               \
+    for (int64_t i = 0; i < n; i++) {                                                              \
+      double x = a[i];                                                                             \
+      o[i] = (__typeof__(*o))(EXPR);                                                               \
+    }                                                                                              \
   }
-#define R_SC(EXPR)                                                                         \
-  {                                                                                        \
-    double x = a[0];                                                                       \
-    for (int64_t i = 0; i < n; i++) {                                                      \
-      double y = b[i];                                                                     \
-      o[i] = (__typeof__(*o))(EXPR);                                                                    \
-    }                                                                                      \
+#define R_SC(EXPR)                                                                                 \
+  {                                                                                                \
+    double x = a[0];                                                                               \
+    for (int64_t i = 0; i < n; i++) {                                                              \
+      double y = b[i];                                                                             \
+      o[i] = (__typeof__(*o))(EXPR);                                                               \
+    }                                                                                              \
   }
-#define R_GEN(EXPR)                                                                        \
-  for (int64_t i = 0; i < n; i++) {                                                        \
-    double x = a[i * sa], y = b[i * sb];                                                   \
-    o[i] = (__typeof__(*o))(EXPR);                                                                      \
+#define R_GEN(EXPR)                                                                                \
+  for (int64_t i = 0; i < n; i++) {                                                                \
+    double x = a[i * sa], y = b[i * sb];                                                           \
+    o[i] = (__typeof__(*o))(EXPR);                                                                 \
   }
 BIN_ROWS_T(f32)
 BIN_ROWS_T(f64)
@@ -550,16 +458,17 @@ static ct_status binary(int op, CT_KERNEL_ARGS) {
   if (st) return st;
   ct_tensor *o = out[0];
   if ((st = check_out(name, o, err, err_size))) return st;
-  if (!in[0] || !in[1]) return ct_kernel_fail(err, err_size, CT_ERR_INVALID, "%s: missing operand", name);
+  if (!in[0] || !in[1])
+    return ct_kernel_fail(err, err_size, CT_ERR_INVALID, "%s: missing operand", name);
   ct_dtype dt = in[0]->dtype;
   if (in[1]->dtype != dt)
     return ct_kernel_fail(err, err_size, CT_ERR_SHAPE, "%s: operand dtypes differ (%s, %s)", name,
                           ct_dtype_name(dt), ct_dtype_name(in[1]->dtype));
   int boolout = op >= CT_OP_EQ && op <= CT_OP_LOGICAL_OR;
-  if (!is_f(dt) && !is_intlike(dt))
+  if (!ct_k_is_float(dt) && !ct_k_is_int(dt))
     return ct_kernel_fail(err, err_size, CT_ERR_SHAPE, "%s: unsupported dtype %s", name,
                           ct_dtype_name(dt));
-  if (op == CT_OP_DIV && !is_f(dt))
+  if (op == CT_OP_DIV && !ct_k_is_float(dt))
     return ct_kernel_fail(err, err_size, CT_ERR_SHAPE, "div: needs a float dtype, got %s",
                           ct_dtype_name(dt));
   if ((op == CT_OP_LOGICAL_AND || op == CT_OP_LOGICAL_OR) && dt != CT_DT_BOOL)
@@ -589,19 +498,20 @@ static ct_status binary(int op, CT_KERNEL_ARGS) {
       const char *ap = p[1] + i * sa * (int64_t)es, *bp = p[2] + i * sb * (int64_t)es;
       char *opp = p[0] + (size_t)i * oes;
       if (boolout) {
-        int r = is_f(dt) ? cmp_d(op, ld_d(dt, ap), ld_d(dt, bp)) : cmp_i(op, ld_i(dt, ap), ld_i(dt, bp));
+        int r = ct_k_is_float(dt) ? cmp_d(op, ct_k_load_d(dt, ap), ct_k_load_d(dt, bp))
+                                  : cmp_i(op, ct_k_load_i(dt, ap), ct_k_load_i(dt, bp));
         *(uint8_t *)opp = (uint8_t)r;
       } else {
-        st_i(dt, opp, bin_int(op, ld_i(dt, ap), ld_i(dt, bp)));
+        ct_k_store_i(dt, opp, bin_int(op, ct_k_load_i(dt, ap), ct_k_load_i(dt, bp)));
       }
     }
   }
   return CT_OK;
 }
 
-#define BINARY_KERNEL(ID)                                                                  \
-  ct_status ct_kernel_##ID(CT_KERNEL_ARGS) {                                               \
-    return binary(CT_OP_##ID, attrs, n_attrs, in, n_in, out, n_out, err, err_size);        \
+#define BINARY_KERNEL(ID)                                                                          \
+  ct_status ct_kernel_##ID(CT_KERNEL_ARGS) {                                                       \
+    return binary(CT_OP_##ID, attrs, n_attrs, in, n_in, out, n_out, err, err_size);                \
   }
 BINARY_KERNEL(ADD)
 BINARY_KERNEL(SUB)
@@ -627,16 +537,19 @@ ct_status ct_kernel_LOGICAL_NOT(CT_KERNEL_ARGS) {
   ct_tensor *x = in[0], *o = out[0];
   if ((st = check_out("logical_not", o, err, err_size))) return st;
   if (x->dtype != CT_DT_BOOL || o->dtype != CT_DT_BOOL || !ct_shape_is(o, x->rank, x->shape))
-    return ct_kernel_fail(err, err_size, CT_ERR_SHAPE, "logical_not: needs bool operand and result of the same shape");
+    return ct_kernel_fail(err, err_size, CT_ERR_SHAPE,
+                          "logical_not: needs bool operand and result of the same shape");
   int64_t s[1][CT_MAX_RANK];
-  for (int d = 0; d < x->rank; d++) s[0][d] = x->strides[d];
+  for (int d = 0; d < x->rank; d++)
+    s[0][d] = x->strides[d];
   ct_iter it;
   iter_setup(&it, o, in, 1, s);
   char *p[2];
   int64_t n;
   while ((n = ct_iter_next(&it, p)) > 0) {
     int64_t sa = it.strides[1][it.rank - 1];
-    for (int64_t i = 0; i < n; i++) p[0][i] = (char)(p[1][i * sa] == 0);
+    for (int64_t i = 0; i < n; i++)
+      p[0][i] = (char)(p[1][i * sa] == 0);
   }
   return CT_OK;
 }
@@ -648,7 +561,8 @@ ct_status ct_kernel_WHERE(CT_KERNEL_ARGS) {
   if (st) return st;
   ct_tensor *o = out[0];
   if ((st = check_out("where", o, err, err_size))) return st;
-  if (!in[0] || !in[1] || !in[2]) return ct_kernel_fail(err, err_size, CT_ERR_INVALID, "where: missing operand");
+  if (!in[0] || !in[1] || !in[2])
+    return ct_kernel_fail(err, err_size, CT_ERR_INVALID, "where: missing operand");
   if (in[0]->dtype != CT_DT_BOOL)
     return ct_kernel_fail(err, err_size, CT_ERR_SHAPE, "where: condition must be bool, got %s",
                           ct_dtype_name(in[0]->dtype));

@@ -9,16 +9,17 @@
 #include "ctorch/kernels.h"
 #include "ops.h"
 
-#define CT_KERNEL_ARGS                                                                          \
-  const ct_attr *attrs, int n_attrs, ct_tensor *const *in, int n_in, ct_tensor *const *out,   \
+#define CT_KERNEL_ARGS                                                                             \
+  const ct_attr *attrs, int n_attrs, ct_tensor *const *in, int n_in, ct_tensor *const *out,        \
       int n_out, char *err, size_t err_size
 
-#define OP(id, name, cls, min_in, max_in, n_out, flags, attrs) \
+#define OP(id, name, cls, min_in, max_in, n_out, flags, attrs)                                     \
   __attribute__((weak)) ct_status ct_kernel_##id(CT_KERNEL_ARGS);
 #include "ops.def"
 #undef OP
 
-/* Writes a message to err and returns st: `return kernel_fail(err, err_size, CT_ERR_SHAPE, ...)`. */
+/* Writes a message to err and returns st: `return kernel_fail(err, err_size, CT_ERR_SHAPE, ...)`.
+ */
 ct_status ct_kernel_fail(char *err, size_t err_size, ct_status st, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -56,5 +57,81 @@ void ct_copy_strided(int rank, const int64_t *shape, void *dst, const int64_t *d
                      const void *src, const int64_t *src_strides, size_t esize);
 /* 1 when t has exactly this shape. */
 int ct_shape_is(const ct_tensor *t, int rank, const int64_t *shape);
+
+/* ---- scalar access by dtype (the general, strided paths of the kernels) ---- */
+#include <string.h>
+
+static inline int ct_k_is_float(ct_dtype dt) { return dt == CT_DT_F32 || dt == CT_DT_F64; }
+static inline int ct_k_is_int(ct_dtype dt) {
+  return dt == CT_DT_I64 || dt == CT_DT_I32 || dt == CT_DT_BOOL || dt == CT_DT_U8;
+}
+
+static inline int64_t ct_k_load_i(ct_dtype dt, const char *p) {
+  switch (dt) {
+  case CT_DT_I64: {
+    int64_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+  }
+  case CT_DT_I32: {
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+  }
+  case CT_DT_BOOL: return *(const uint8_t *)p != 0;
+  case CT_DT_U8: return *(const uint8_t *)p;
+  default: return 0;
+  }
+}
+
+/* Stores v wrapping to the dtype's width (two's complement), bool as v != 0. */
+static inline void ct_k_store_i(ct_dtype dt, char *p, int64_t v) {
+  switch (dt) {
+  case CT_DT_I64: memcpy(p, &v, sizeof v); break;
+  case CT_DT_I32: {
+    int32_t w = (int32_t)(uint32_t)(uint64_t)v;
+    memcpy(p, &w, sizeof w);
+    break;
+  }
+  case CT_DT_BOOL: *(uint8_t *)p = v != 0; break;
+  case CT_DT_U8: *(uint8_t *)p = (uint8_t)(uint64_t)v; break;
+  default: break;
+  }
+}
+
+static inline double ct_k_load_d(ct_dtype dt, const char *p) {
+  if (dt == CT_DT_F32) {
+    float v;
+    memcpy(&v, p, sizeof v);
+    return v;
+  }
+  if (dt == CT_DT_F64) {
+    double v;
+    memcpy(&v, p, sizeof v);
+    return v;
+  }
+  return (double)ct_k_load_i(dt, p);
+}
+
+/* Float to int64 truncating toward zero; NaN is 0 and out-of-range values saturate. */
+static inline int64_t ct_k_d_to_i(double v) {
+  if (v != v) return 0;
+  if (v >= 9223372036854775807.0) return INT64_MAX;
+  if (v <= -9223372036854775808.0) return INT64_MIN;
+  return (int64_t)v;
+}
+
+static inline void ct_k_store_d(ct_dtype dt, char *p, double v) {
+  if (dt == CT_DT_F32) {
+    float f = (float)v;
+    memcpy(p, &f, sizeof f);
+  } else if (dt == CT_DT_F64) {
+    memcpy(p, &v, sizeof v);
+  } else if (dt == CT_DT_BOOL) {
+    *(uint8_t *)p = v != 0;
+  } else {
+    ct_k_store_i(dt, p, ct_k_d_to_i(v));
+  }
+}
 
 #endif

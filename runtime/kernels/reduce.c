@@ -7,71 +7,6 @@
 
 #include "kernels_internal.h"
 
-static int is_f(ct_dtype dt) { return dt == CT_DT_F32 || dt == CT_DT_F64; }
-static int is_i(ct_dtype dt) {
-  return dt == CT_DT_I64 || dt == CT_DT_I32 || dt == CT_DT_BOOL || dt == CT_DT_U8;
-}
-
-static int64_t ld_i(ct_dtype dt, const char *p) {
-  switch (dt) {
-  case CT_DT_I64: {
-    int64_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-  }
-  case CT_DT_I32: {
-    int32_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-  }
-  case CT_DT_BOOL: return *(const uint8_t *)p != 0;
-  case CT_DT_U8: return *(const uint8_t *)p;
-  default: return 0;
-  }
-}
-
-static double ld_d(ct_dtype dt, const char *p) {
-  if (dt == CT_DT_F32) {
-    float v;
-    memcpy(&v, p, sizeof v);
-    return v;
-  }
-  if (dt == CT_DT_F64) {
-    double v;
-    memcpy(&v, p, sizeof v);
-    return v;
-  }
-  return (double)ld_i(dt, p);
-}
-
-static void st_i(ct_dtype dt, char *p, int64_t v) {
-  switch (dt) {
-  case CT_DT_I64: memcpy(p, &v, sizeof v); break;
-  case CT_DT_I32: {
-    int32_t w = (int32_t)(uint32_t)(uint64_t)v;
-    memcpy(p, &w, sizeof w);
-    break;
-  }
-  case CT_DT_BOOL: *(uint8_t *)p = v != 0; break;
-  case CT_DT_U8: *(uint8_t *)p = (uint8_t)(uint64_t)v; break;
-  default: break;
-  }
-}
-
-static void st_d(ct_dtype dt, char *p, double v) {
-  if (dt == CT_DT_F32) {
-    float f = (float)v;
-    memcpy(p, &f, sizeof f);
-  } else if (dt == CT_DT_F64) {
-    memcpy(p, &v, sizeof v);
-  } else if (dt == CT_DT_BOOL) {
-    *(uint8_t *)p = v != 0;
-  } else {
-    int64_t iv = v != v ? 0 : v >= 9.2e18 ? INT64_MAX : v <= -9.2e18 ? INT64_MIN : (int64_t)v;
-    st_i(dt, p, iv);
-  }
-}
-
 /* Advances idx over shape (n dims) and keeps off = sum idx*st; returns 0 after the last. */
 static int odo_next(int n, const int64_t *shape, const int64_t *st, int64_t *idx, int64_t *off) {
   for (int d = n - 1; d >= 0; d--) {
@@ -115,7 +50,8 @@ static void make_plan(plan *p, const ct_tensor *x, const int *mask, const int64_
 static ct_status check_io(const char *name, int n_in, int n_out, ct_tensor *const *in,
                           ct_tensor *const *out, char *err, size_t err_size) {
   if (n_in != 1 || n_out != 1 || !in[0] || !out[0])
-    return ct_kernel_fail(err, err_size, CT_ERR_INVALID, "%s: expected 1 operand and 1 result", name);
+    return ct_kernel_fail(err, err_size, CT_ERR_INVALID, "%s: expected 1 operand and 1 result",
+                          name);
   if (!ct_tensor_is_contiguous(out[0]))
     return ct_kernel_fail(err, err_size, CT_ERR_INVALID, "%s: result must be contiguous", name);
   return CT_OK;
@@ -125,8 +61,8 @@ static ct_status norm_dim(const char *name, int64_t d, int rank, int *out, char 
                           size_t err_size) {
   int r = rank > 0 ? rank : 1;
   if (d < -r || d >= r)
-    return ct_kernel_fail(err, err_size, CT_ERR_SHAPE, "%s: dim %lld out of range for rank %d", name,
-                          (long long)d, rank);
+    return ct_kernel_fail(err, err_size, CT_ERR_SHAPE, "%s: dim %lld out of range for rank %d",
+                          name, (long long)d, rank);
   *out = (int)(d < 0 ? d + r : d);
   return CT_OK;
 }
@@ -165,13 +101,15 @@ static ct_status reduce(int kind, const char *name, CT_KERNEL_ARGS) {
   int keepdim = ct_attr_get_int(attrs, n_attrs, "keepdim", 0) != 0;
   int mask[CT_MAX_RANK] = {0};
   if (nd <= 0) {
-    for (int d = 0; d < x->rank; d++) mask[d] = 1;
+    for (int d = 0; d < x->rank; d++)
+      mask[d] = 1;
   } else {
     for (int k = 0; k < nd; k++) {
       int d = 0;
       if ((st = norm_dim(name, dims[k], x->rank, &d, err, err_size))) return st;
       if (x->rank == 0) continue;
-      if (mask[d]) return ct_kernel_fail(err, err_size, CT_ERR_SHAPE, "%s: dim %d repeated", name, d);
+      if (mask[d])
+        return ct_kernel_fail(err, err_size, CT_ERR_SHAPE, "%s: dim %d repeated", name, d);
       mask[d] = 1;
     }
   }
@@ -180,7 +118,7 @@ static ct_status reduce(int kind, const char *name, CT_KERNEL_ARGS) {
   if (o->dtype != dt)
     return ct_kernel_fail(err, err_size, CT_ERR_SHAPE, "%s: result dtype %s differs from %s", name,
                           ct_dtype_name(o->dtype), ct_dtype_name(dt));
-  if (!is_f(dt) && !(is_i(dt) && kind != R_MEAN))
+  if (!ct_k_is_float(dt) && !(ct_k_is_int(dt) && kind != R_MEAN))
     return ct_kernel_fail(err, err_size, CT_ERR_SHAPE, "%s: unsupported dtype %s", name,
                           ct_dtype_name(dt));
   plan p;
@@ -197,29 +135,29 @@ static ct_status reduce(int kind, const char *name, CT_KERNEL_ARGS) {
     int64_t iacc = 0;
     int first = 1;
     if (p.nred > 0) do {
-      const char *ep = xb + (koff + roff) * (int64_t)es;
-      if (is_f(dt)) {
-        double v = ld_d(dt, ep);
-        if (kind == R_SUM || kind == R_MEAN)
-          acc += v;
-        else if (v != v || acc != acc)
-          acc = NAN;
-        else if (kind == R_AMAX ? v > acc : v < acc)
-          acc = v;
-      } else {
-        int64_t v = ld_i(dt, ep);
-        if (kind == R_SUM)
-          iacc = (int64_t)((uint64_t)iacc + (uint64_t)v);
-        else if (first || (kind == R_AMAX ? v > iacc : v < iacc))
-          iacc = v;
-      }
-      first = 0;
-    } while (odo_next(p.nr, p.rs, p.rst, ridx, &roff));
+        const char *ep = xb + (koff + roff) * (int64_t)es;
+        if (ct_k_is_float(dt)) {
+          double v = ct_k_load_d(dt, ep);
+          if (kind == R_SUM || kind == R_MEAN)
+            acc += v;
+          else if (v != v || acc != acc)
+            acc = NAN;
+          else if (kind == R_AMAX ? v > acc : v < acc)
+            acc = v;
+        } else {
+          int64_t v = ct_k_load_i(dt, ep);
+          if (kind == R_SUM)
+            iacc = (int64_t)((uint64_t)iacc + (uint64_t)v);
+          else if (first || (kind == R_AMAX ? v > iacc : v < iacc))
+            iacc = v;
+        }
+        first = 0;
+      } while (odo_next(p.nr, p.rs, p.rst, ridx, &roff));
     char *dst = ob + (size_t)k * es;
-    if (is_f(dt))
-      st_d(dt, dst, kind == R_MEAN ? acc / (double)p.nred : acc);
+    if (ct_k_is_float(dt))
+      ct_k_store_d(dt, dst, kind == R_MEAN ? acc / (double)p.nred : acc);
     else
-      st_i(dt, dst, iacc);
+      ct_k_store_i(dt, dst, iacc);
     odo_next(p.nk, p.ks, p.kst, kidx, &koff);
   }
   return CT_OK;
@@ -245,14 +183,16 @@ ct_status ct_kernel_ARGMAX(CT_KERNEL_ARGS) {
   int d = 0;
   if (!ct_attr_find(attrs, n_attrs, "dim"))
     return ct_kernel_fail(err, err_size, CT_ERR_INVALID, "argmax: missing dim");
-  if ((st = norm_dim("argmax", ct_attr_get_int(attrs, n_attrs, "dim", 0), x->rank, &d, err, err_size)))
+  if ((st = norm_dim("argmax", ct_attr_get_int(attrs, n_attrs, "dim", 0), x->rank, &d, err,
+                     err_size)))
     return st;
   int keepdim = ct_attr_get_int(attrs, n_attrs, "keepdim", 0) != 0;
   int mask[CT_MAX_RANK] = {0};
   if (x->rank > 0) mask[d] = 1;
   if ((st = check_reduced_shape("argmax", x, mask, keepdim, o, err, err_size))) return st;
-  if (o->dtype != CT_DT_I64 || !(is_f(x->dtype) || is_i(x->dtype)))
-    return ct_kernel_fail(err, err_size, CT_ERR_SHAPE, "argmax: needs a numeric operand and an i64 result");
+  if (o->dtype != CT_DT_I64 || !(ct_k_is_float(x->dtype) || ct_k_is_int(x->dtype)))
+    return ct_kernel_fail(err, err_size, CT_ERR_SHAPE,
+                          "argmax: needs a numeric operand and an i64 result");
   plan p;
   make_plan(&p, x, mask, NULL);
   if (p.nred == 0 && p.nkeep > 0)
@@ -266,7 +206,7 @@ ct_status ct_kernel_ARGMAX(CT_KERNEL_ARGS) {
     int64_t best = 0;
     double bv = 0;
     for (int64_t i = 0; i < p.nred; i++) {
-      double v = ld_d(x->dtype, xb + (koff + i * rstride) * (int64_t)es);
+      double v = ct_k_load_d(x->dtype, xb + (koff + i * rstride) * (int64_t)es);
       if (i == 0 || (bv == bv && (v > bv || v != v))) { /* NaN is the max; first wins */
         best = i;
         bv = v;
@@ -287,9 +227,10 @@ static ct_status softmax(int logv, const char *name, CT_KERNEL_ARGS) {
   int d = 0;
   if ((st = norm_dim(name, ct_attr_get_int(attrs, n_attrs, "dim", 0), x->rank, &d, err, err_size)))
     return st;
-  if (!ct_shape_is(o, x->rank, x->shape) || o->dtype != x->dtype || !is_f(x->dtype))
+  if (!ct_shape_is(o, x->rank, x->shape) || o->dtype != x->dtype || !ct_k_is_float(x->dtype))
     return ct_kernel_fail(err, err_size, CT_ERR_SHAPE,
-                          "%s: needs a float operand and a result of the same shape and dtype", name);
+                          "%s: needs a float operand and a result of the same shape and dtype",
+                          name);
   int mask[CT_MAX_RANK] = {0};
   if (x->rank > 0) mask[d] = 1;
   int64_t ostr[CT_MAX_RANK];
@@ -304,18 +245,18 @@ static ct_status softmax(int logv, const char *name, CT_KERNEL_ARGS) {
   for (int64_t k = 0; k < p.nkeep; k++) {
     double mx = -INFINITY;
     for (int64_t i = 0; i < p.nred; i++) {
-      double v = ld_d(x->dtype, xb + (koff + i * rs) * (int64_t)es);
+      double v = ct_k_load_d(x->dtype, xb + (koff + i * rs) * (int64_t)es);
       if (v > mx || v != v) mx = v;
       if (mx != mx) break;
     }
     double sum = 0;
     if (mx == -INFINITY) mx = 0; /* all -inf: exp(-inf - 0) = 0, sum 0, results NaN like PyTorch */
     for (int64_t i = 0; i < p.nred; i++)
-      sum += exp(ld_d(x->dtype, xb + (koff + i * rs) * (int64_t)es) - mx);
+      sum += exp(ct_k_load_d(x->dtype, xb + (koff + i * rs) * (int64_t)es) - mx);
     double lse = log(sum);
     for (int64_t i = 0; i < p.nred; i++) {
-      double v = ld_d(x->dtype, xb + (koff + i * rs) * (int64_t)es) - mx;
-      st_d(x->dtype, ob + (kooff + i * ros) * (int64_t)es, logv ? v - lse : exp(v) / sum);
+      double v = ct_k_load_d(x->dtype, xb + (koff + i * rs) * (int64_t)es) - mx;
+      ct_k_store_d(x->dtype, ob + (kooff + i * ros) * (int64_t)es, logv ? v - lse : exp(v) / sum);
     }
     odo_next(p.nk, p.ks, p.kst, kidx, &koff);
     odo_next(p.nk, p.ks, p.kost, kidx2, &kooff);
