@@ -164,8 +164,107 @@ static void test_linear(void) {
   linear_case(CT_DT_F64, 1);
 }
 
+/* ---- conv2d ---- */
+
+typedef struct conv_case {
+  int64_t N, C, H, W, O, kh, kw, sh, sw, ph, pw, dh, dw, G;
+} conv_case;
+
+static void conv_case_run(ct_dtype dt, conv_case k, int with_bias) {
+  int64_t Cg = k.C / k.G, Og = k.O / k.G;
+  int64_t Ho = (k.H + 2 * k.ph - k.dh * (k.kh - 1) - 1) / k.sh + 1;
+  int64_t Wo = (k.W + 2 * k.pw - k.dw * (k.kw - 1) - 1) / k.sw + 1;
+  int64_t xs[4] = {k.N, k.C, k.H, k.W}, ws[4] = {k.O, Cg, k.kh, k.kw}, bs[1] = {k.O};
+  int64_t ys[4] = {k.N, k.O, Ho, Wo};
+  ct_tensor *x = rand_tensor(dt, 4, xs), *w = rand_tensor(dt, 4, ws), *b = rand_tensor(dt, 1, bs);
+  ct_tensor *gy = rand_tensor(dt, 4, ys);
+  ct_tensor *y = ct_tensor_empty(dt, 4, ys), *gx = ct_tensor_empty(dt, 4, xs);
+  ct_tensor *gw = ct_tensor_empty(dt, 4, ws);
+  int64_t stride[2] = {k.sh, k.sw}, pad[2] = {k.ph, k.pw}, dil[2] = {k.dh, k.dw};
+  ct_dim xd[4], wd[4];
+  for (int i = 0; i < 4; i++) xd[i] = ct_dim_const(xs[i]), wd[i] = ct_dim_const(ws[i]);
+  ct_attr at5[6] = {ct_attr_ints("stride", 2, stride), ct_attr_ints("padding", 2, pad),
+                    ct_attr_ints("dilation", 2, dil), ct_attr_int("groups", k.G),
+                    ct_attr_dims("input_shape", 4, xd)};
+  ct_tensor *in[3] = {x, w, b};
+  CHECK_OK(run1(CT_OP_CONV2D, at5, 4, in, with_bias ? 3 : 2, y));
+  ct_tensor *gin[2] = {gy, w};
+  CHECK_OK(run1(CT_OP_CONV2D_GRAD_INPUT, at5, 5, gin, 2, gx));
+  at5[4] = ct_attr_dims("weight_shape", 4, wd);
+  ct_tensor *gwin[2] = {gy, x};
+  CHECK_OK(run1(CT_OP_CONV2D_GRAD_WEIGHT, at5, 5, gwin, 2, gw));
+  int64_t ny = k.N * k.O * Ho * Wo, nx = k.N * k.C * k.H * k.W, nw = k.O * Cg * k.kh * k.kw;
+  double *ry = calloc((size_t)ny, sizeof(double)), *rx = calloc((size_t)nx, sizeof(double));
+  double *rw = calloc((size_t)nw, sizeof(double));
+  for (int64_t n = 0; n < k.N; n++)
+    for (int64_t o = 0; o < k.O; o++)
+      for (int64_t oh = 0; oh < Ho; oh++)
+        for (int64_t ow = 0; ow < Wo; ow++) {
+          int64_t yi = ((n * k.O + o) * Ho + oh) * Wo + ow;
+          double s = with_bias ? ct_tensor_get(b, o) : 0.0, g = ct_tensor_get(gy, yi);
+          int64_t grp = o / Og;
+          for (int64_t c = 0; c < Cg; c++)
+            for (int64_t i = 0; i < k.kh; i++)
+              for (int64_t j = 0; j < k.kw; j++) {
+                int64_t ih = oh * k.sh - k.ph + i * k.dh, iw = ow * k.sw - k.pw + j * k.dw;
+                if (ih < 0 || ih >= k.H || iw < 0 || iw >= k.W) continue;
+                int64_t xi = ((n * k.C + grp * Cg + c) * k.H + ih) * k.W + iw;
+                int64_t wi = ((o * Cg + c) * k.kh + i) * k.kw + j;
+                s += ct_tensor_get(x, xi) * ct_tensor_get(w, wi);
+                rx[xi] += g * ct_tensor_get(w, wi);
+                rw[wi] += g * ct_tensor_get(x, xi);
+              }
+          ry[yi] = s;
+        }
+  check_close_all(y, ry, ny, tol_of(dt));
+  check_close_all(gx, rx, nx, tol_of(dt));
+  check_close_all(gw, rw, nw, tol_of(dt));
+  free(ry);
+  free(rx);
+  free(rw);
+  ct_tensor_release(x);
+  ct_tensor_release(w);
+  ct_tensor_release(b);
+  ct_tensor_release(gy);
+  ct_tensor_release(y);
+  ct_tensor_release(gx);
+  ct_tensor_release(gw);
+}
+
+static void test_conv2d(void) {
+  conv_case plain = {2, 3, 6, 5, 4, 3, 3, 1, 1, 0, 0, 1, 1, 1};
+  conv_case fancy = {2, 4, 9, 8, 6, 3, 2, 2, 1, 1, 2, 2, 1, 2};
+  conv_case all2 = {1, 4, 11, 10, 4, 3, 3, 2, 2, 1, 1, 2, 2, 2};
+  for (int d = 0; d < 2; d++) {
+    ct_dtype dt = d ? CT_DT_F64 : CT_DT_F32;
+    conv_case_run(dt, plain, 0);
+    conv_case_run(dt, plain, 1);
+    conv_case_run(dt, fancy, 1);
+    conv_case_run(dt, all2, 1);
+    conv_case_run(dt, all2, 0);
+  }
+  /* errors: channel mismatch, wrong output shape */
+  int64_t xs[4] = {1, 3, 5, 5}, ws[4] = {2, 2, 3, 3}, ys[4] = {1, 2, 3, 3};
+  ct_tensor *x = ct_tensor_zeros(CT_DT_F32, 4, xs), *w = ct_tensor_zeros(CT_DT_F32, 4, ws);
+  ct_tensor *y = ct_tensor_zeros(CT_DT_F32, 4, ys);
+  ct_tensor *in[2] = {x, w};
+  CHECK_EQ_INT(run1(CT_OP_CONV2D, NULL, 0, in, 2, y), CT_ERR_SHAPE);
+  ct_tensor_release(x);
+  xs[1] = 2;
+  x = ct_tensor_zeros(CT_DT_F32, 4, xs);
+  in[0] = x;
+  CHECK_OK(run1(CT_OP_CONV2D, NULL, 0, in, 2, y));
+  int64_t stride[2] = {2, 2};
+  ct_attr a[1] = {ct_attr_ints("stride", 2, stride)};
+  CHECK_EQ_INT(run1(CT_OP_CONV2D, a, 1, in, 2, y), CT_ERR_SHAPE);
+  ct_tensor_release(x);
+  ct_tensor_release(w);
+  ct_tensor_release(y);
+}
+
 int main(void) {
   RUN_TEST(test_matmul);
   RUN_TEST(test_linear);
+  RUN_TEST(test_conv2d);
   return test_summary();
 }
