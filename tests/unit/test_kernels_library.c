@@ -262,9 +262,123 @@ static void test_conv2d(void) {
   ct_tensor_release(y);
 }
 
+/* ---- pooling ---- */
+
+typedef struct pool_case {
+  int rank;
+  int64_t shape[4];
+  int64_t k, s, p, d;
+  int ceil_mode, cip;
+  int64_t Ho, Wo; /* expected output size, worked out by hand */
+} pool_case;
+
+static void pool_case_run(ct_dtype dt, pool_case c, int is_max, int constant) {
+  int r = c.rank;
+  int64_t H = c.shape[r - 2], W = c.shape[r - 1], planes = 1;
+  for (int i = 0; i < r - 2; i++) planes *= c.shape[i];
+  int64_t ys[4];
+  memcpy(ys, c.shape, sizeof ys);
+  ys[r - 2] = c.Ho, ys[r - 1] = c.Wo;
+  ct_tensor *x = rand_tensor(dt, r, c.shape);
+  if (constant)
+    for (int64_t i = 0; i < planes * H * W; i++) ct_tensor_set(x, i, 0.5);
+  ct_tensor *gy = rand_tensor(dt, r, ys), *y = ct_tensor_empty(dt, r, ys);
+  ct_tensor *gx = ct_tensor_empty(dt, r, c.shape);
+  int64_t k[2] = {c.k, c.k}, st[2] = {c.s, c.s}, pd[2] = {c.p, c.p}, dl[2] = {c.d, c.d};
+  ct_attr a[6] = {ct_attr_ints("kernel_size", 2, k), ct_attr_ints("stride", 2, st),
+                  ct_attr_ints("padding", 2, pd), ct_attr_bool("ceil_mode", c.ceil_mode),
+                  is_max ? ct_attr_ints("dilation", 2, dl) : ct_attr_bool("count_include_pad", c.cip)};
+  ct_tensor *in1[1] = {x}, *in2[2] = {gy, x};
+  CHECK_OK(run1(is_max ? CT_OP_MAX_POOL2D : CT_OP_AVG_POOL2D, a, 5, in1, 1, y));
+  CHECK_OK(run1(is_max ? CT_OP_MAX_POOL2D_GRAD : CT_OP_AVG_POOL2D_GRAD, a, 5, in2, 2, gx));
+  int64_t ny = planes * c.Ho * c.Wo, nx = planes * H * W;
+  double *ry = calloc((size_t)ny, sizeof(double)), *rx = calloc((size_t)nx, sizeof(double));
+  for (int64_t pl = 0; pl < planes; pl++)
+    for (int64_t oh = 0; oh < c.Ho; oh++)
+      for (int64_t ow = 0; ow < c.Wo; ow++) {
+        int64_t o = (pl * c.Ho + oh) * c.Wo + ow;
+        double g = ct_tensor_get(gy, o);
+        if (is_max) {
+          double best = -INFINITY;
+          int64_t arg = -1;
+          for (int64_t i = 0; i < c.k; i++)
+            for (int64_t j = 0; j < c.k; j++) {
+              int64_t ih = oh * c.s - c.p + i * c.d, iw = ow * c.s - c.p + j * c.d;
+              if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+              double v = ct_tensor_get(x, (pl * H + ih) * W + iw);
+              if (arg < 0 || v > best) best = v, arg = (pl * H + ih) * W + iw;
+            }
+          ry[o] = best;
+          rx[arg] += g;
+        } else {
+          double sum = 0;
+          int64_t cnt = 0, padded = 0;
+          for (int64_t ih = oh * c.s - c.p; ih < oh * c.s - c.p + c.k; ih++)
+            for (int64_t iw = ow * c.s - c.p; iw < ow * c.s - c.p + c.k; iw++) {
+              if (ih >= H + c.p || iw >= W + c.p) continue; /* overhang past the padding */
+              padded++;
+              if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+              cnt++;
+              sum += ct_tensor_get(x, (pl * H + ih) * W + iw);
+            }
+          int64_t div = c.cip ? padded : cnt;
+          ry[o] = sum / (double)div;
+          for (int64_t ih = oh * c.s - c.p; ih < oh * c.s - c.p + c.k; ih++)
+            for (int64_t iw = ow * c.s - c.p; iw < ow * c.s - c.p + c.k; iw++)
+              if (ih >= 0 && ih < H && iw >= 0 && iw < W) rx[(pl * H + ih) * W + iw] += g / div;
+        }
+      }
+  check_close_all(y, ry, ny, tol_of(dt));
+  check_close_all(gx, rx, nx, tol_of(dt));
+  free(ry);
+  free(rx);
+  ct_tensor_release(x);
+  ct_tensor_release(gy);
+  ct_tensor_release(y);
+  ct_tensor_release(gx);
+}
+
+static void test_pool(void) {
+  pool_case cases[] = {
+      {4, {2, 3, 7, 6}, 3, 2, 1, 1, 1, 1, 4, 4}, /* ceil_mode, no dropped window */
+      {3, {3, 5, 5, 0}, 2, 2, 1, 1, 1, 1, 3, 3}, /* ceil_mode drops the last window */
+      {3, {3, 5, 5, 0}, 2, 2, 1, 1, 1, 0, 3, 3},
+      {4, {1, 2, 9, 8}, 3, 1, 1, 2, 0, 1, 7, 6}, /* dilation (max only) */
+      {4, {2, 2, 8, 7}, 2, 2, 0, 1, 0, 1, 4, 3}, /* floor mode */
+      {4, {2, 2, 7, 7}, 3, 2, 1, 1, 1, 0, 4, 4}, /* ceil_mode, count_include_pad=false */
+      {4, {1, 1, 6, 6}, 3, 3, 0, 1, 1, 1, 2, 2},
+      {4, {1, 2, 5, 6}, 4, 3, 2, 1, 1, 1, 3, 3}, /* ceil_mode overhang past the padding */
+  };
+  for (int d = 0; d < 2; d++) {
+    ct_dtype dt = d ? CT_DT_F64 : CT_DT_F32;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+      pool_case_run(dt, cases[i], 1, 0);
+      if (cases[i].d == 1) pool_case_run(dt, cases[i], 0, 0);
+    }
+    pool_case_run(dt, cases[0], 1, 1); /* ties: the first maximum takes the gradient */
+  }
+  /* errors: wrong output shape, rank 2 input, padding over half the kernel */
+  int64_t xs[4] = {1, 1, 4, 4}, ys[4] = {1, 1, 3, 3}, x2[2] = {4, 4};
+  ct_tensor *x = ct_tensor_zeros(CT_DT_F32, 4, xs), *y = ct_tensor_zeros(CT_DT_F32, 4, ys);
+  ct_tensor *xr2 = ct_tensor_zeros(CT_DT_F32, 2, x2);
+  int64_t k[2] = {2, 2}, pbig[2] = {2, 2};
+  ct_attr a[3] = {ct_attr_ints("kernel_size", 2, k), ct_attr_ints("stride", 2, k),
+                  ct_attr_ints("padding", 2, pbig)};
+  ct_tensor *in[1] = {x};
+  CHECK_EQ_INT(run1(CT_OP_MAX_POOL2D, a, 2, in, 1, y), CT_ERR_SHAPE);
+  CHECK_EQ_INT(run1(CT_OP_AVG_POOL2D, a, 2, in, 1, y), CT_ERR_SHAPE);
+  CHECK(run1(CT_OP_MAX_POOL2D, a, 3, in, 1, y) != CT_OK);
+  in[0] = xr2;
+  CHECK_EQ_INT(run1(CT_OP_MAX_POOL2D, a, 2, in, 1, y), CT_ERR_SHAPE);
+  ct_tensor_release(x);
+  ct_tensor_release(y);
+  ct_tensor_release(xr2);
+}
+
 int main(void) {
   RUN_TEST(test_matmul);
   RUN_TEST(test_linear);
   RUN_TEST(test_conv2d);
+  RUN_TEST(test_pool);
   return test_summary();
 }
