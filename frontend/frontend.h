@@ -54,6 +54,8 @@ typedef struct ct_py_state {
   /* text of the last token returned, for "unexpected identifier 'x'" */
   const char *tok_text;
   size_t tok_len;
+  /* tokens returned so far, and the count when the last `error NEWLINE` recovery ended */
+  int n_tokens, error_stmt_end;
 } ct_py_state;
 
 /* Reports an error at line:col (printf-style) into st->diag. */

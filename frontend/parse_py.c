@@ -137,6 +137,7 @@ ct_status ct_py_parse(const char *text, size_t len, const char *file, ct_arena *
   st->module->file = file ? ct_arena_strdup(arena, file) : NULL;
   st->line = st->col = 1;
   st->n_indent = 1;
+  st->error_stmt_end = -2; /* no recovery yet */
   int errors_before = diag->n_errors;
   void *scanner = NULL;
   if (pyylex_init_extra(st, &scanner) != 0)

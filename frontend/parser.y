@@ -135,7 +135,17 @@ stmt
   : simple_stmts NEWLINE      { $$ = $1; }
   | simple_stmts ';' NEWLINE  { $$ = $1; }
   | compound_stmt             { $$ = slist(st); ct_py_stmt_list_push(A, $$, $1); }
-  | error NEWLINE             { $$ = slist(st); yyerrok; }
+  | error NEWLINE {
+      $$ = slist(st);
+      st->error_stmt_end = st->n_tokens;
+      yyerrok;
+    }
+    /* An over-indented block is reported once and parsed as if it were not indented; right
+     * after a broken line it is that line's body, already covered by its message. */
+  | INDENT {
+      if (st->n_tokens != st->error_stmt_end + 1)
+        ct_py_error(st, @1.first_line, @1.first_column, "unexpected indent");
+    } stmts DEDENT { $$ = $3; }
   ;
 
 simple_stmts
@@ -698,6 +708,8 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, ct_py_s
   char what[160];
   if (tok == YYSYMBOL_NAME && st->tok_len > 0 && st->tok_len < 100)
     snprintf(what, sizeof what, "identifier '%.*s'", (int)st->tok_len, st->tok_text);
+  else if (tok == YYSYMBOL_YYUNDEF && st->tok_len > 0 && st->tok_len < 100)
+    snprintf(what, sizeof what, "'%.*s'", (int)st->tok_len, st->tok_text);
   else if (tok == YYSYMBOL_YYEOF)
     snprintf(what, sizeof what, "end of file");
   else

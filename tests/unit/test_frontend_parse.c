@@ -198,6 +198,46 @@ static void test_errors(void) {
   check_error("x = )\ny = 1\nz = (]\n", 0, 1, 5, "syntax error: unexpected ')'");
   check_error("x = )\ny = 1\nz = 1 +\n", 1, 3, 8, "syntax error: unexpected newline");
   check_error("def f(:\n    pass\n", 0, 1, 7, "syntax error: unexpected ':'");
+  check_error("s = \"\"\"abc\n\ndef", 0, 1, 5, "unterminated triple-quoted string literal");
+  check_error("x = {1}\n", 0, 1, 5, "syntax error: unexpected '{'");
+  check_error("class A:\nx = 1\n", 0, 2, 1,
+              "syntax error: unexpected identifier 'x', expected indent");
+  check_error("y = lambda x: x\n", 0, 1, 5, "unsupported Python feature: lambda expression");
+}
+
+/* Recovery: each broken statement is reported once, and parsing goes on after it. */
+static void test_error_recovery(void) {
+  const char *src = "x = 1\n"
+                    "    y = 2\n"
+                    "z = )\n";
+  check_error(src, 0, 2, 5, "unexpected indent");
+  check_error(src, 1, 3, 5, "syntax error: unexpected ')'");
+  /* the body of a broken header is not reported again */
+  src = "class A(:)\n"
+        "    x = 1\n"
+        "    y = )\n"
+        "z = 1 +\n";
+  check_error(src, 0, 1, 9, "syntax error: unexpected ':'");
+  check_error(src, 1, 3, 9, "syntax error: unexpected ')'");
+  check_error(src, 2, 4, 8, "syntax error: unexpected newline");
+  ct_diag d;
+  ct_diag_init(&d);
+  char *got = parse_dump(src, &d);
+  CHECK(got == NULL);
+  CHECK_EQ_INT(d.n_errors, 3);
+  free(got);
+  ct_diag_free(&d);
+}
+
+static void test_layout(void) {
+  check_dump("", "");
+  check_dump("# only a comment", "");
+  check_dump("x", "(expr x)\n");
+  check_dump("if a:\n\tif b:\n\t\tc\nd\r\n", "(if a\n  (if b\n    (expr c)))\n(expr d)\n");
+  check_dump("@dec\nclass A(B, metaclass=M): pass\n",
+             "(class A (bases B (metaclass = M)) (decorators dec)\n  (pass))\n");
+  check_dump("from m import (a,\n  b as c,)\nfrom n import *\n",
+             "(from m import a (b as c))\n(from n import *)\n");
 }
 
 int main(void) {
@@ -207,5 +247,7 @@ int main(void) {
   RUN_TEST(test_precedence);
   RUN_TEST(test_statements);
   RUN_TEST(test_errors);
+  RUN_TEST(test_error_recovery);
+  RUN_TEST(test_layout);
   return test_summary();
 }
