@@ -375,10 +375,108 @@ static void test_pool(void) {
   ct_tensor_release(xr2);
 }
 
+/* ---- batch_norm / layer_norm ---- */
+
+static void test_batch_norm(void) {
+  for (int d = 0; d < 2; d++) {
+    ct_dtype dt = d ? CT_DT_F64 : CT_DT_F32;
+    int64_t xs[4] = {2, 3, 4, 5}, cs[1] = {3};
+    ct_tensor *x = rand_tensor(dt, 4, xs), *w = rand_tensor(dt, 1, cs), *b = rand_tensor(dt, 1, cs);
+    ct_tensor *rm = rand_tensor(dt, 1, cs), *rv = rand_tensor(dt, 1, cs);
+    for (int c = 0; c < 3; c++) ct_tensor_set(rv, c, fabs(ct_tensor_get(rv, c)) + 0.1);
+    ct_tensor *y = ct_tensor_empty(dt, 4, xs);
+    double eps = 1e-3;
+    ct_attr a[1] = {ct_attr_float("eps", eps)};
+    ct_tensor *in[5] = {x, w, b, rm, rv};
+    CHECK_OK(run1(CT_OP_BATCH_NORM, a, 1, in, 5, y));
+    double ref[120];
+    for (int i = 0; i < 120; i++) {
+      int c = (i / 20) % 3;
+      ref[i] = (at(x, i) - at(rm, c)) / sqrt(at(rv, c) + eps) * at(w, c) + at(b, c);
+    }
+    check_close_all(y, ref, 120, tol_of(dt));
+    /* a 2-D input, strided */
+    ct_tensor *x2 = rand_strided_2d(dt, 4, 3);
+    int64_t s2[2] = {4, 3};
+    ct_tensor *y2 = ct_tensor_empty(dt, 2, s2);
+    in[0] = x2;
+    CHECK_OK(run1(CT_OP_BATCH_NORM, a, 1, in, 5, y2));
+    for (int i = 0; i < 12; i++)
+      ref[i] = (at(x2, i) - at(rm, i % 3)) / sqrt(at(rv, i % 3) + eps) * at(w, i % 3) + at(b, i % 3);
+    check_close_all(y2, ref, 12, tol_of(dt));
+    /* bad running_var shape */
+    int64_t bad[1] = {4};
+    ct_tensor *rvb = ct_tensor_zeros(dt, 1, bad);
+    in[0] = x, in[4] = rvb;
+    CHECK_EQ_INT(run1(CT_OP_BATCH_NORM, a, 1, in, 5, y), CT_ERR_SHAPE);
+    ct_tensor_release(rvb);
+    ct_tensor_release(x2);
+    ct_tensor_release(y2);
+    ct_tensor_release(x);
+    ct_tensor_release(w);
+    ct_tensor_release(b);
+    ct_tensor_release(rm);
+    ct_tensor_release(rv);
+    ct_tensor_release(y);
+  }
+}
+
+static void test_layer_norm(void) {
+  for (int d = 0; d < 2; d++) {
+    ct_dtype dt = d ? CT_DT_F64 : CT_DT_F32;
+    int64_t xs[3] = {3, 4, 5}, ns[2] = {4, 5};
+    ct_tensor *x = rand_tensor(dt, 3, xs), *w = rand_tensor(dt, 2, ns), *b = rand_tensor(dt, 2, ns);
+    ct_tensor *y = ct_tensor_empty(dt, 3, xs);
+    for (int affine = 0; affine < 2; affine++) {
+      for (int nk = 1; nk <= 2; nk++) {
+        int64_t inner = nk == 2 ? 20 : 5;
+        ct_tensor *wv = w, *bv = b;
+        if (nk == 1) { /* weight/bias of shape [5]: views of the first row */
+          int64_t s1[1] = {5}, st1[1] = {1};
+          wv = ct_tensor_view(w, 1, s1, st1, 0);
+          bv = ct_tensor_view(b, 1, s1, st1, 0);
+        }
+        ct_attr a[2] = {ct_attr_ints("normalized_shape", nk, ns + 2 - nk),
+                        ct_attr_float("eps", 1e-5)};
+        ct_tensor *in[3] = {x, wv, bv};
+        CHECK_OK(run1(CT_OP_LAYER_NORM, a, 2, in, affine ? 3 : 1, y));
+        double ref[60];
+        for (int64_t r = 0; r < 60 / inner; r++) {
+          double m = 0, v = 0;
+          for (int64_t i = 0; i < inner; i++) m += at(x, r * inner + i);
+          m /= inner;
+          for (int64_t i = 0; i < inner; i++) v += pow(at(x, r * inner + i) - m, 2);
+          v /= inner;
+          for (int64_t i = 0; i < inner; i++) {
+            double o = (at(x, r * inner + i) - m) / sqrt(v + 1e-5);
+            ref[r * inner + i] = affine ? o * at(wv, i) + at(bv, i) : o;
+          }
+        }
+        check_close_all(y, ref, 60, tol_of(dt));
+        if (nk == 1) {
+          ct_tensor_release(wv);
+          ct_tensor_release(bv);
+        }
+      }
+    }
+    /* normalized_shape not matching x */
+    int64_t badns[1] = {4};
+    ct_attr a[1] = {ct_attr_ints("normalized_shape", 1, badns)};
+    ct_tensor *in[1] = {x};
+    CHECK_EQ_INT(run1(CT_OP_LAYER_NORM, a, 1, in, 1, y), CT_ERR_SHAPE);
+    ct_tensor_release(x);
+    ct_tensor_release(w);
+    ct_tensor_release(b);
+    ct_tensor_release(y);
+  }
+}
+
 int main(void) {
   RUN_TEST(test_matmul);
   RUN_TEST(test_linear);
   RUN_TEST(test_conv2d);
   RUN_TEST(test_pool);
+  RUN_TEST(test_batch_norm);
+  RUN_TEST(test_layer_norm);
   return test_summary();
 }
