@@ -471,6 +471,56 @@ static void test_layer_norm(void) {
   }
 }
 
+/* ---- embedding ---- */
+
+static void test_embedding(void) {
+  for (int d = 0; d < 4; d++) {
+    ct_dtype dt = d & 1 ? CT_DT_F64 : CT_DT_F32, it = d & 2 ? CT_DT_I32 : CT_DT_I64;
+    int64_t is[2] = {2, 3}, ws[2] = {5, 4}, ys[3] = {2, 3, 4};
+    int64_t idxv[6] = {1, 4, 1, 0, 2, 1};
+    ct_tensor *idx = ct_tensor_empty(it, 2, is);
+    for (int i = 0; i < 6; i++) ct_tensor_set(idx, i, (double)idxv[i]);
+    ct_tensor *w = rand_strided_2d(dt, 5, 4);
+    ct_tensor *y = ct_tensor_empty(dt, 3, ys), *gy = rand_tensor(dt, 3, ys);
+    ct_tensor *gw = ct_tensor_empty(dt, 2, ws);
+    ct_attr a[2] = {ct_attr_int("padding_idx", 1), ct_attr_int("num_weights", 5)};
+    ct_tensor *in[2] = {idx, w};
+    CHECK_OK(run1(CT_OP_EMBEDDING, a, 1, in, 2, y));
+    double ref[24], rg[20] = {0};
+    for (int i = 0; i < 6; i++)
+      for (int j = 0; j < 4; j++) {
+        ref[i * 4 + j] = at(w, idxv[i] * 4 + j);
+        if (idxv[i] != 1) rg[idxv[i] * 4 + j] += at(gy, i * 4 + j);
+      }
+    check_close_all(y, ref, 24, 0.0);
+    ct_tensor *gin[2] = {gy, idx};
+    CHECK_OK(run1(CT_OP_EMBEDDING_GRAD, a, 2, gin, 2, gw));
+    check_close_all(gw, rg, 20, tol_of(dt));
+    for (int j = 0; j < 4; j++) CHECK(ct_tensor_get(gw, 4 + j) == 0.0);
+    /* without padding_idx, row 1 gets its three rows of gy */
+    ct_attr a2[1] = {ct_attr_int("num_weights", 5)};
+    CHECK_OK(run1(CT_OP_EMBEDDING_GRAD, a2, 1, gin, 2, gw));
+    for (int j = 0; j < 4; j++)
+      CHECK_CLOSE(ct_tensor_get(gw, 4 + j),
+                  at(gy, 0 * 4 + j) + at(gy, 2 * 4 + j) + at(gy, 5 * 4 + j), tol_of(dt),
+                  tol_of(dt));
+    /* out-of-range indices are errors, in both directions */
+    ct_tensor_set(idx, 3, 5);
+    CHECK(run1(CT_OP_EMBEDDING, a, 1, in, 2, y) != CT_OK);
+    CHECK(run1(CT_OP_EMBEDDING_GRAD, a, 2, gin, 2, gw) != CT_OK);
+    ct_tensor_set(idx, 3, -1);
+    CHECK(run1(CT_OP_EMBEDDING, a, 1, in, 2, y) != CT_OK);
+    /* wrong output shape */
+    ct_tensor_set(idx, 3, 0);
+    CHECK_EQ_INT(run1(CT_OP_EMBEDDING, a, 1, in, 2, gw), CT_ERR_SHAPE);
+    ct_tensor_release(idx);
+    ct_tensor_release(w);
+    ct_tensor_release(y);
+    ct_tensor_release(gy);
+    ct_tensor_release(gw);
+  }
+}
+
 int main(void) {
   RUN_TEST(test_matmul);
   RUN_TEST(test_linear);
@@ -478,5 +528,6 @@ int main(void) {
   RUN_TEST(test_pool);
   RUN_TEST(test_batch_norm);
   RUN_TEST(test_layer_norm);
+  RUN_TEST(test_embedding);
   return test_summary();
 }
