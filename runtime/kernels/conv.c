@@ -80,36 +80,6 @@ static ct_status make_geom(const int64_t *xs, const int64_t *ws, const conv_para
   return CT_OK;
 }
 
-/* A contiguous f64 copy of t's elements (malloc'd), or NULL when out of memory. */
-static double *load_f64(ct_tensor *t) {
-  int64_t n = ct_tensor_numel(t);
-  double *buf = malloc((size_t)n * sizeof(double) + 1);
-  if (!buf) return NULL;
-  ct_tensor *c = ct_tensor_contiguous(t);
-  if (!c) {
-    free(buf);
-    return NULL;
-  }
-  if (c->dtype == CT_DT_F32) {
-    const float *s = ct_tensor_data(c);
-    for (int64_t i = 0; i < n; i++) buf[i] = s[i];
-  } else {
-    memcpy(buf, ct_tensor_data(c), (size_t)n * sizeof(double));
-  }
-  ct_tensor_release(c);
-  return buf;
-}
-
-static void store_f64(ct_tensor *y, const double *v) {
-  int64_t n = ct_tensor_numel(y);
-  if (y->dtype == CT_DT_F32) {
-    float *d = ct_tensor_data(y);
-    for (int64_t i = 0; i < n; i++) d[i] = (float)v[i];
-  } else {
-    memcpy(ct_tensor_data(y), v, (size_t)n * sizeof(double));
-  }
-}
-
 /* C[M,N] = beta*C + op(A) op(B), row-major; op(A) is [M,K], op(B) [K,N]. */
 static void dgemm(int ta, int tb, int64_t M, int64_t N, int64_t K, const double *A,
                   const double *B, double beta, double *C) {
@@ -192,7 +162,7 @@ ct_status ct_kernel_CONV2D(CT_KERNEL_ARGS) {
   if (!check_out(y, dt, 4, ys))
     return ct_kernel_fail(err, err_size, CT_ERR_SHAPE, "conv2d: output has the wrong shape");
   int64_t G = p.groups, Og = g.O / G, Kc = g.Cg * g.kh * g.kw, L = g.Ho * g.Wo;
-  double *xd = load_f64(in[0]), *wd = load_f64(in[1]), *bd = b ? load_f64(in[2]) : NULL;
+  double *xd = ct_k_load_f64(in[0]), *wd = ct_k_load_f64(in[1]), *bd = b ? ct_k_load_f64(in[2]) : NULL;
   double *col = malloc((size_t)(Kc * L) * sizeof(double) + 1);
   double *yd = malloc((size_t)ct_tensor_numel(y) * sizeof(double) + 1);
   if (!xd || !wd || (b && !bd) || !col || !yd) {
@@ -208,7 +178,7 @@ ct_status ct_kernel_CONV2D(CT_KERNEL_ARGS) {
         for (int64_t o = 0; o < Og; o++)
           for (int64_t l = 0; l < L; l++) yg[o * L + l] += bd[gi * Og + o];
     }
-  store_f64(y, yd);
+  ct_k_store_f64(y, yd);
 done:
   free(xd);
   free(wd);
@@ -248,7 +218,7 @@ ct_status ct_kernel_CONV2D_GRAD_INPUT(CT_KERNEL_ARGS) {
     return ct_kernel_fail(err, err_size, CT_ERR_SHAPE,
                           "conv2d_grad_input: output has the wrong shape");
   int64_t G = p.groups, Og = g.O / G, Kc = g.Cg * g.kh * g.kw, L = g.Ho * g.Wo;
-  double *gyd = load_f64(in[0]), *wd = load_f64(in[1]);
+  double *gyd = ct_k_load_f64(in[0]), *wd = ct_k_load_f64(in[1]);
   double *col = malloc((size_t)(Kc * L) * sizeof(double) + 1);
   double *gxd = calloc((size_t)ct_tensor_numel(gx) + 1, sizeof(double));
   if (!gyd || !wd || !col || !gxd) {
@@ -261,7 +231,7 @@ ct_status ct_kernel_CONV2D_GRAD_INPUT(CT_KERNEL_ARGS) {
       dgemm(1, 0, Kc, L, Og, wd + gi * Og * Kc, gyd + (n * g.O + gi * Og) * L, 0.0, col);
       col2im(col, &g, &p, gxd + (n * g.C + gi * g.Cg) * g.H * g.W);
     }
-  store_f64(gx, gxd);
+  ct_k_store_f64(gx, gxd);
 done:
   free(gyd);
   free(wd);
@@ -300,7 +270,7 @@ ct_status ct_kernel_CONV2D_GRAD_WEIGHT(CT_KERNEL_ARGS) {
     return ct_kernel_fail(err, err_size, CT_ERR_SHAPE,
                           "conv2d_grad_weight: output has the wrong shape");
   int64_t G = p.groups, Og = g.O / G, Kc = g.Cg * g.kh * g.kw, L = g.Ho * g.Wo;
-  double *gyd = load_f64(in[0]), *xd = load_f64(in[1]);
+  double *gyd = ct_k_load_f64(in[0]), *xd = ct_k_load_f64(in[1]);
   double *col = malloc((size_t)(Kc * L) * sizeof(double) + 1);
   double *gwd = calloc((size_t)ct_tensor_numel(gw) + 1, sizeof(double));
   if (!gyd || !xd || !col || !gwd) {
@@ -313,7 +283,7 @@ ct_status ct_kernel_CONV2D_GRAD_WEIGHT(CT_KERNEL_ARGS) {
       /* gw_g [Og, Kc] += gy_g [Og, L] @ col^T [L, Kc] */
       dgemm(0, 1, Og, Kc, L, gyd + (n * g.O + gi * Og) * L, col, 1.0, gwd + gi * Og * Kc);
     }
-  store_f64(gw, gwd);
+  ct_k_store_f64(gw, gwd);
 done:
   free(gyd);
   free(xd);

@@ -134,4 +134,11 @@ static inline void ct_k_store_d(ct_dtype dt, char *p, double v) {
   }
 }
 
+
+/* A malloc'd contiguous f64 copy of t's elements (t is f32 or f64, any strides); NULL when out of
+ * memory. The caller frees it. */
+double *ct_k_load_f64(ct_tensor *t);
+/* Writes numel(y) doubles into contiguous y (f32 or f64), rounding once. */
+void ct_k_store_f64(ct_tensor *y, const double *v);
+
 #endif

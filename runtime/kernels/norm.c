@@ -6,35 +6,6 @@
 
 #include "kernels_internal.h"
 
-static double *load_f64(ct_tensor *t) {
-  int64_t n = ct_tensor_numel(t);
-  double *buf = malloc((size_t)n * sizeof(double) + 1);
-  if (!buf) return NULL;
-  ct_tensor *c = ct_tensor_contiguous(t);
-  if (!c) {
-    free(buf);
-    return NULL;
-  }
-  if (c->dtype == CT_DT_F32) {
-    const float *s = ct_tensor_data(c);
-    for (int64_t i = 0; i < n; i++) buf[i] = s[i];
-  } else {
-    memcpy(buf, ct_tensor_data(c), (size_t)n * sizeof(double));
-  }
-  ct_tensor_release(c);
-  return buf;
-}
-
-static void store_f64(ct_tensor *y, const double *v) {
-  int64_t n = ct_tensor_numel(y);
-  if (y->dtype == CT_DT_F32) {
-    float *d = ct_tensor_data(y);
-    for (int64_t i = 0; i < n; i++) d[i] = (float)v[i];
-  } else {
-    memcpy(ct_tensor_data(y), v, (size_t)n * sizeof(double));
-  }
-}
-
 static int is_float(ct_dtype dt) { return dt == CT_DT_F32 || dt == CT_DT_F64; }
 
 static int same_out(const ct_tensor *y, const ct_tensor *x) {
@@ -63,9 +34,9 @@ ct_status ct_kernel_BATCH_NORM(CT_KERNEL_ARGS) {
   double eps = ct_attr_get_float(attrs, n_attrs, "eps", 1e-5);
   int64_t N = x->shape[0], inner = 1;
   for (int i = 2; i < x->rank; i++) inner *= x->shape[i];
-  double *xd = load_f64(in[0]);
-  double *w = in[1] ? load_f64(in[1]) : NULL, *b = in[2] ? load_f64(in[2]) : NULL;
-  double *rm = load_f64(in[3]), *rv = load_f64(in[4]);
+  double *xd = ct_k_load_f64(in[0]);
+  double *w = in[1] ? ct_k_load_f64(in[1]) : NULL, *b = in[2] ? ct_k_load_f64(in[2]) : NULL;
+  double *rm = ct_k_load_f64(in[3]), *rv = ct_k_load_f64(in[4]);
   ct_status st = CT_OK;
   if (!xd || (in[1] && !w) || (in[2] && !b) || !rm || !rv) {
     st = ct_kernel_fail(err, err_size, CT_ERR_NOMEM, "batch_norm: out of memory");
@@ -79,7 +50,7 @@ ct_status ct_kernel_BATCH_NORM(CT_KERNEL_ARGS) {
       for (int64_t i = 0; i < inner; i++) row[i] = row[i] * scale + shift;
     }
   }
-  store_f64(out[0], xd);
+  ct_k_store_f64(out[0], xd);
 done:
   free(xd);
   free(w);
@@ -118,8 +89,8 @@ ct_status ct_kernel_LAYER_NORM(CT_KERNEL_ARGS) {
     return ct_kernel_fail(err, err_size, CT_ERR_SHAPE, "layer_norm: output has the wrong shape");
   double eps = ct_attr_get_float(attrs, n_attrs, "eps", 1e-5);
   int64_t outer = inner ? ct_tensor_numel(x) / inner : 0;
-  double *xd = load_f64(in[0]);
-  double *w = wt ? load_f64(in[1]) : NULL, *b = bt ? load_f64(in[2]) : NULL;
+  double *xd = ct_k_load_f64(in[0]);
+  double *w = wt ? ct_k_load_f64(in[1]) : NULL, *b = bt ? ct_k_load_f64(in[2]) : NULL;
   ct_status st = CT_OK;
   if (!xd || (wt && !w) || (bt && !b)) {
     st = ct_kernel_fail(err, err_size, CT_ERR_NOMEM, "layer_norm: out of memory");
@@ -140,7 +111,7 @@ ct_status ct_kernel_LAYER_NORM(CT_KERNEL_ARGS) {
       row[i] = v;
     }
   }
-  store_f64(out[0], xd);
+  ct_k_store_f64(out[0], xd);
 done:
   free(xd);
   free(w);

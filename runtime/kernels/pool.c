@@ -78,35 +78,6 @@ static int shape_hw(const ct_tensor *t, const ct_tensor *x, int64_t h, int64_t w
   return t->dtype == x->dtype && ct_shape_is(t, x->rank, s);
 }
 
-static double *load_f64(ct_tensor *t) {
-  int64_t n = ct_tensor_numel(t);
-  double *buf = malloc((size_t)n * sizeof(double) + 1);
-  if (!buf) return NULL;
-  ct_tensor *c = ct_tensor_contiguous(t);
-  if (!c) {
-    free(buf);
-    return NULL;
-  }
-  if (c->dtype == CT_DT_F32) {
-    const float *s = ct_tensor_data(c);
-    for (int64_t i = 0; i < n; i++) buf[i] = s[i];
-  } else {
-    memcpy(buf, ct_tensor_data(c), (size_t)n * sizeof(double));
-  }
-  ct_tensor_release(c);
-  return buf;
-}
-
-static void store_f64(ct_tensor *y, const double *v) {
-  int64_t n = ct_tensor_numel(y);
-  if (y->dtype == CT_DT_F32) {
-    float *d = ct_tensor_data(y);
-    for (int64_t i = 0; i < n; i++) d[i] = (float)v[i];
-  } else {
-    memcpy(ct_tensor_data(y), v, (size_t)n * sizeof(double));
-  }
-}
-
 typedef struct pool_job {
   const pool_params *p;
   const double *x;  /* [planes, H, W] */
@@ -187,7 +158,7 @@ static ct_status pool_forward(CT_KERNEL_ARGS, int is_max, const char *op) {
   if (st) return st;
   if (!shape_hw(out[0], in[0], p.Ho, p.Wo) || !ct_tensor_is_contiguous(out[0]))
     return ct_kernel_fail(err, err_size, CT_ERR_SHAPE, "%s: output has the wrong shape", op);
-  double *x = load_f64(in[0]);
+  double *x = ct_k_load_f64(in[0]);
   double *y = malloc((size_t)(p.planes * p.Ho * p.Wo) * sizeof(double) + 1);
   if (!x || !y) {
     free(x);
@@ -197,7 +168,7 @@ static ct_status pool_forward(CT_KERNEL_ARGS, int is_max, const char *op) {
   pool_job j = {&p, x, NULL, y, 0};
   int64_t grain = 1 + 16384 / (p.Ho * p.Wo * p.kh * p.kw + 1);
   ct_parallel_for(p.planes, grain, is_max ? max_range : avg_range, &j);
-  store_f64(out[0], y);
+  ct_k_store_f64(out[0], y);
   free(x);
   free(y);
   return CT_OK;
@@ -213,8 +184,8 @@ static ct_status pool_backward(CT_KERNEL_ARGS, int is_max, const char *op) {
     return ct_kernel_fail(err, err_size, CT_ERR_SHAPE, "%s: gy has the wrong shape", op);
   if (!shape_hw(out[0], in[1], p.H, p.W) || !ct_tensor_is_contiguous(out[0]))
     return ct_kernel_fail(err, err_size, CT_ERR_SHAPE, "%s: output has the wrong shape", op);
-  double *gy = load_f64(in[0]);
-  double *x = is_max ? load_f64(in[1]) : NULL;
+  double *gy = ct_k_load_f64(in[0]);
+  double *x = is_max ? ct_k_load_f64(in[1]) : NULL;
   double *gx = calloc((size_t)(p.planes * p.H * p.W) + 1, sizeof(double));
   if (!gy || (is_max && !x) || !gx) {
     free(gy);
@@ -225,7 +196,7 @@ static ct_status pool_backward(CT_KERNEL_ARGS, int is_max, const char *op) {
   pool_job j = {&p, x, gy, gx, 1};
   int64_t grain = 1 + 16384 / (p.Ho * p.Wo * p.kh * p.kw + 1);
   ct_parallel_for(p.planes, grain, is_max ? max_range : avg_range, &j);
-  store_f64(out[0], gx);
+  ct_k_store_f64(out[0], gx);
   free(gy);
   free(x);
   free(gx);
