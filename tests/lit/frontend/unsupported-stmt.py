@@ -1,0 +1,10 @@
+# RUN: not ctorchc %s --input x=f32[N,4] 2>&1 | %FileCheck %s
+import torch.nn as nn
+
+
+class M(nn.Module):
+    def forward(self, x):
+        for i in range(3):
+            x = x + 1
+        return x
+# CHECK: {{.*}}unsupported-stmt.py:7:9: error: unsupported statement: for; supported: assignment, {{.*}}
