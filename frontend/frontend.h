@@ -3,6 +3,7 @@
 #ifndef CT_FRONTEND_H
 #define CT_FRONTEND_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "ast.h"
@@ -65,5 +66,155 @@ void ct_py_error(ct_py_state *st, int line, int col, const char *fmt, ...)
 /* Decodes a string literal's body (without quotes) into the arena, handling Python escapes;
  * raw strings keep backslashes. Returns the decoded bytes (NUL-terminated) and sets *out_len. */
 char *ct_py_decode_string(ct_arena *a, const char *s, size_t n, bool raw, size_t *out_len);
+
+/* ---- shared by lower.c, lower_init.c and lower_forward.c (the lowering to IR) ----------- */
+
+typedef enum ct_lower_val_kind {
+  CT_LV_ERR,
+  CT_LV_NONE,
+  CT_LV_INT,
+  CT_LV_FLOAT,
+  CT_LV_BOOL,
+  CT_LV_STR,
+  CT_LV_TUPLE,
+  CT_LV_TENSOR,
+  CT_LV_MODULE,
+  CT_LV_NS
+} ct_lower_val_kind;
+
+typedef struct ct_lower_mod ct_lower_mod;
+
+/* A compile-time value. Ints are dims so x.shape[0] can stay symbolic. */
+typedef struct ct_lower_val {
+  ct_lower_val_kind kind;
+  ct_dim i;
+  double f;
+  const char *s; /* CT_LV_STR text, CT_LV_NS dotted name ("torch.nn.functional") */
+  ct_value *t;
+  ct_lower_mod *mod;
+  struct ct_lower_val *elts;
+  int n;
+} ct_lower_val;
+
+typedef enum ct_lower_mod_kind {
+  CT_LM_LINEAR,
+  CT_LM_CONV2D,
+  CT_LM_MAXPOOL,
+  CT_LM_AVGPOOL,
+  CT_LM_ACT,
+  CT_LM_IDENTITY,
+  CT_LM_FLATTEN,
+  CT_LM_SEQ,
+  CT_LM_USER
+} ct_lower_mod_kind;
+
+struct ct_lower_mod {
+  ct_lower_mod_kind kind;
+  ct_op op;                /* CT_LM_ACT */
+  int64_t in, out, groups; /* Linear, Conv2d */
+  int64_t k[2], stride[2], pad[2], dil[2];
+  bool bias;
+  int64_t start_dim, end_dim; /* Flatten */
+  const ct_py_stmt *cls;      /* CT_LM_USER */
+  const char **names;         /* attributes and children, in assignment order */
+  ct_lower_val *vals;
+  int n, cap;
+  ct_value *weight_v, *bias_v; /* graph inputs, once the forward graph exists */
+};
+
+typedef struct ct_lower_env {
+  const char **names;
+  ct_lower_val *vals;
+  int n, cap;
+} ct_lower_env;
+
+typedef struct ct_lower {
+  ct_arena *arena; /* AST and scratch */
+  ct_module *m;
+  ct_diag *diag;
+  const char *file;
+  ct_py_module *ast;
+  ct_lower_env imports; /* alias -> CT_LV_NS */
+  ct_builder b;
+  bool in_forward;
+  int depth;
+} ct_lower;
+
+static inline ct_lower_val ct_lower_err_val(void) {
+  ct_lower_val v = {0};
+  v.kind = CT_LV_ERR;
+  return v;
+}
+static inline ct_lower_val ct_lower_none(void) {
+  ct_lower_val v = {0};
+  v.kind = CT_LV_NONE;
+  return v;
+}
+static inline ct_lower_val ct_lower_int(int64_t i) {
+  ct_lower_val v = {0};
+  v.kind = CT_LV_INT;
+  v.i = ct_dim_const(i);
+  return v;
+}
+static inline ct_lower_val ct_lower_dim(ct_dim d) {
+  ct_lower_val v = {0};
+  v.kind = CT_LV_INT;
+  v.i = d;
+  return v;
+}
+static inline ct_lower_val ct_lower_float(double f) {
+  ct_lower_val v = {0};
+  v.kind = CT_LV_FLOAT;
+  v.f = f;
+  return v;
+}
+static inline ct_lower_val ct_lower_tensor(ct_value *t) {
+  ct_lower_val v = {0};
+  v.kind = t ? CT_LV_TENSOR : CT_LV_ERR;
+  v.t = t;
+  return v;
+}
+static inline ct_lower_val ct_lower_modv(ct_lower_mod *m) {
+  ct_lower_val v = {0};
+  v.kind = CT_LV_MODULE;
+  v.mod = m;
+  return v;
+}
+
+/* Reports an error at line:col into L->diag; returns an error value to propagate. */
+ct_lower_val ct_lower_error(ct_lower *L, int line, int col, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Binds name in e (names are borrowed; storage lives in L->arena). */
+void ct_lower_env_set(ct_lower *L, ct_lower_env *e, const char *name, ct_lower_val v);
+ct_lower_val *ct_lower_env_get(ct_lower_env *e, const char *name);
+void ct_lower_mod_set(ct_lower *L, ct_lower_mod *m, const char *name, ct_lower_val v);
+ct_lower_mod *ct_lower_mod_new(ct_lower *L, ct_lower_mod_kind k);
+ct_lower_val ct_lower_ns(ct_lower *L, const char *dotted);
+/* Runs a def's body (assignments, returns); self receives `self.x = ...`. Returns the value
+ * of the first return reached, or None. Errors are reported per statement. */
+ct_lower_val ct_lower_body(ct_lower *L, ct_lower_env *e, const ct_py_stmt_list *body,
+                           ct_lower_mod *self);
+
+/* lower_init.c: module construction (__init__) and argument binding. */
+ct_lower_val ct_lower_construct_nn(ct_lower *L, ct_lower_env *e, const ct_py_expr *call,
+                                   const char *cls);
+ct_lower_val ct_lower_construct_user(ct_lower *L, ct_lower_env *caller, const ct_py_expr *call,
+                                     const ct_py_stmt *cls);
+bool ct_lower_bind_args(ct_lower *L, ct_lower_env *e, const ct_py_expr *call, const char *fname,
+                        int n_names, const char *const *names, ct_lower_val *out, bool *have);
+bool ct_lower_bind_params(ct_lower *L, ct_lower_env *e, const ct_py_stmt *def, int line, int col,
+                          int n, const ct_lower_val *args, ct_lower_env *kwvals);
+bool ct_lower_as_int(ct_lower *L, const ct_py_expr *x, ct_lower_val v, int64_t *out);
+bool ct_lower_as_pair(ct_lower *L, const ct_py_expr *x, ct_lower_val v, int64_t out[2]);
+bool ct_lower_truthy(ct_lower_val v);
+const ct_py_stmt *ct_lower_find_class(ct_lower *L, const char *name);
+const ct_py_stmt *ct_lower_find_method(const ct_py_stmt *cls, const char *name);
+
+/* lower_forward.c: expressions, calls of modules and torch functions, built into L->b. */
+ct_lower_val ct_lower_eval(ct_lower *L, ct_lower_env *e, const ct_py_expr *x);
+ct_lower_val ct_lower_call_module(ct_lower *L, ct_lower_mod *m, const ct_py_expr *site, int n,
+                                  ct_lower_val *args);
+ct_lower_val ct_lower_binary(ct_lower *L, const ct_py_expr *x, ct_py_binop op, ct_lower_val a,
+                             ct_lower_val c);
 
 #endif
