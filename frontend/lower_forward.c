@@ -13,6 +13,12 @@
 
 /* ---- expressions -------------------------------------------------------------------------- */
 
+static const char *value_kind_name(ct_lower_val_kind k) {
+  static const char *const names[] = {"error", "None",  "int",    "float",  "bool",
+                                      "str",   "tuple", "tensor", "module", "namespace"};
+  return names[k];
+}
+
 void ct_lower_set_loc(ct_lower *L, const ct_py_expr *x) {
   L->b.loc.file = L->file;
   L->b.loc.line = x->line;
@@ -350,10 +356,11 @@ static ct_lower_val call(ct_lower *L, ct_lower_env *e, const ct_py_expr *x) {
     }
     return ct_lower_call_module(L, fv.mod, x, n, args);
   }
-  if (f->kind == CT_PY_NAME && (strcmp(f->u.name, "int") == 0 || strcmp(f->u.name, "float") == 0)) {
-    /* unreachable: builtins are not bound */
-  }
-  return ERR(x, "unsupported call; supported: modules, torch.*, F.*, tensor methods");
+  return ERR(x,
+             "unsupported call: a value of type %s is not callable; supported: modules, torch.*, "
+             "F.*, tensor "
+             "methods",
+             value_kind_name(fv.kind));
 }
 
 ct_lower_val ct_lower_eval(ct_lower *L, ct_lower_env *e, const ct_py_expr *x) {
@@ -423,7 +430,8 @@ ct_lower_val ct_lower_eval(ct_lower *L, ct_lower_env *e, const ct_py_expr *x) {
       if (k < 0 || k >= o.mod->n) return ERR(x, "index %lld out of range", (long long)k);
       return o.mod->vals[k];
     }
-    return ERR(x, "unsupported subscript; supported: tuple[i], x.shape[i], Sequential[i]");
+    return ERR(x, "unsupported subscript: %s[...]; supported: tuple[i], x.shape[i], Sequential[i]",
+               value_kind_name(o.kind));
   }
   case CT_PY_TUPLE:
   case CT_PY_LIST: {
