@@ -42,6 +42,13 @@ char *cli_read_file(const char *path, size_t *len, ct_diag *diag) {
   return buf;
 }
 
+char *cli_read_source(const char *path, size_t *len, const char **name, ct_diag *diag) {
+  *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
+  char *text = cli_read_file(path, len, diag);
+  if (text) ct_diag_add_source(diag, *name, text, *len);
+  return text;
+}
+
 ct_status cli_write_file(const char *path, const void *data, size_t len, ct_diag *diag) {
   if (strcmp(path, "-") == 0) {
     if (fwrite(data, 1, len, stdout) != len) return ct_diag_error(diag, "<stdout>", 0, 0, "write failed");

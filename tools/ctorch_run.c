@@ -161,10 +161,10 @@ int main(int argc, char **argv) {
   rc = 1;
 
   size_t len;
-  char *text = cli_read_file(o.model, &len, &diag);
+  const char *name;
+  char *text = cli_read_source(o.model, &len, &name, &diag);
   if (!text) goto done;
-  ct_diag_add_source(&diag, o.model, text, len);
-  m = ct_module_parse(text, len, o.model, &diag);
+  m = ct_module_parse(text, len, name, &diag);
   free(text);
   if (!m || ct_module_verify(m, &diag) != CT_OK) goto done;
 

@@ -71,14 +71,13 @@ int main(int argc, char **argv) {
   ct_diag diag;
   ct_diag_init(&diag);
   size_t len;
-  char *text = cli_read_file(input, &len, &diag);
+  const char *name;
+  char *text = cli_read_source(input, &len, &name, &diag);
   if (!text) {
     cli_report(&diag);
     ct_diag_free(&diag);
     return 1;
   }
-  const char *name = strcmp(input, "-") == 0 ? "<stdin>" : input;
-  ct_diag_add_source(&diag, name, text, len);
   ct_frontend_options opt = {root, n_specs, specs};
   ct_module *m = NULL;
   int status = 0;
