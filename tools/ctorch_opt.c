@@ -7,11 +7,14 @@
 
 #include "cli.h"
 #include "ir.h"
+#include "pass.h"
 
 static const char usage[] =
     "usage: ctorch-opt FILE.ctir [options]\n"
     "  FILE may be '-' for stdin.\n"
-    "  -p PIPELINE        comma-separated passes to run (none exist yet)\n"
+    "  -p PIPELINE        comma-separated passes to run, e.g. canonicalize,cse,dce;\n"
+    "                     an item may carry arguments: autodiff{entry=forward}\n"
+    "  --list-passes      print the available passes and exit\n"
     "  --verify           verify the module after parsing and after each pass\n"
     "  --print-loc        print source locations: loc(\"file\":line:col)\n"
     "  --print-after-all  print the module after each pass\n"
@@ -23,25 +26,6 @@ static int bad_usage(const char *fmt, const char *arg) {
   fprintf(stderr, fmt, arg);
   fprintf(stderr, "\n%s", usage);
   return 2;
-}
-
-/* Checks every pass name of a comma-separated pipeline. No pass exists yet, so any name is
- * unknown; the empty pipeline (and empty items) is fine. */
-static int check_pipeline(const char *pipeline) {
-  const char *p = pipeline;
-  while (*p) {
-    const char *end = strchr(p, ',');
-    size_t n = end ? (size_t)(end - p) : strlen(p);
-    while (n && (*p == ' ')) p++, n--;
-    while (n && p[n - 1] == ' ') n--;
-    if (n) {
-      fprintf(stderr, "ctorch-opt: error: unknown pass '%.*s' (available: none yet)\n", (int)n, p);
-      return 1;
-    }
-    if (!end) break;
-    p = end + 1;
-  }
-  return 0;
 }
 
 int main(int argc, char **argv) {
@@ -60,6 +44,11 @@ int main(int argc, char **argv) {
         output = argv[++i];
     } else if (strncmp(a, "-p=", 3) == 0 || strncmp(a, "--pipeline=", 11) == 0) {
       pipeline = strchr(a, '=') + 1;
+    } else if (strcmp(a, "--list-passes") == 0) {
+      int n;
+      const ct_pass *passes = ct_pass_list(&n);
+      for (int k = 0; k < n; k++) printf("  %-14s %s\n", passes[k].name, passes[k].summary);
+      return 0;
     } else if (strcmp(a, "--verify") == 0) {
       verify = true;
     } else if (strcmp(a, "--print-loc") == 0) {
@@ -75,11 +64,13 @@ int main(int argc, char **argv) {
     }
   }
   if (!input) return bad_usage("%s", "no input file");
-  (void)print_after_all; /* there are no passes to print after yet */
-  if (check_pipeline(pipeline)) return 1;
-
   ct_diag diag;
   ct_diag_init(&diag);
+  if (ct_pipeline_check(pipeline, &diag) != CT_OK) {
+    for (int k = 0; k < diag.n; k++) fprintf(stderr, "ctorch-opt: error: %s\n", diag.items[k].msg);
+    ct_diag_free(&diag);
+    return 1;
+  }
   size_t len;
   const char *name;
   char *text = cli_read_source(input, &len, &name, &diag);
@@ -91,7 +82,9 @@ int main(int argc, char **argv) {
   ct_module *m = ct_module_parse(text, len, name, &diag);
   free(text);
   int status = 0;
-  if (!m || (verify && ct_module_verify(m, &diag) != CT_OK)) {
+  ct_pipeline_options popt = {verify, print_after_all ? stdout : NULL, print_loc, false};
+  if (!m || (verify && ct_module_verify(m, &diag) != CT_OK) ||
+      ct_pipeline_run(m, pipeline, &popt, &diag) != CT_OK) {
     status = 1;
   } else {
     char *out = ct_module_to_string_opts(m, print_loc);

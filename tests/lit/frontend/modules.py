@@ -1,7 +1,7 @@
 # Sequential children named 0, 1, ...; a user submodule with a constructor argument and a
 # default; Flatten, view(x.size(0), -1), cat, mean, softmax, Python scalars as rank-0 constants,
 # a tuple result. Parameters follow PyTorch's state_dict order and names.
-# RUN: ctorchc %s --input x=f32[N,3,16,16] --input y=f32[1,5] | %FileCheck %s
+# RUN: ctorchc -O0 %s --input x=f32[N,3,16,16] --input y=f32[1,5] | %FileCheck %s
 import torch
 from torch import nn
 import torch.nn.functional as F

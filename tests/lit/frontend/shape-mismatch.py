@@ -1,4 +1,4 @@
-# RUN: not ctorchc %s --input x=f32[N,4] 2>&1 | %FileCheck %s
+# RUN: not ctorchc -O0 %s --input x=f32[N,4] 2>&1 | %FileCheck %s
 import torch.nn as nn
 
 
