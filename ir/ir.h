@@ -152,6 +152,7 @@ typedef struct ct_mem_plan {
   /* For reports: arena peak, naive total (sum of all sizes) and lower bound (largest live set),
    * each evaluated at the binding the pass was asked to report for. */
   int64_t report_peak, report_naive, report_lower_bound;
+  int64_t report_bind[64]; /* that binding, by symbol id (entry 0 unused) */
 } ct_mem_plan;
 
 /* Arena bytes needed under a binding: the maximum offset + size over all buffers. */

@@ -58,6 +58,10 @@ ct_status ct_pipeline_check(const char *pipeline, ct_diag *diag);
 ct_status ct_pipeline_run(ct_module *m, const char *pipeline, const ct_pipeline_options *opt,
                           ct_diag *diag);
 
+/* Prints every graph's memory plan (each buffer's value, type, size, offset, live range and
+ * aliasing; the arena peak, naive total and lower bound), or a line saying there is none. */
+void ct_mem_plan_print(const ct_module *m, FILE *out);
+
 /* The pipeline of one of ctorchc's optimization levels, of the passes linked in: -O0 runs none,
  * -O1 the cleanups, schedule and plan-memory, -O2 also decompose and fuse. */
 const char *ct_pipeline_for_level(int level);

@@ -18,6 +18,7 @@ static const char usage[] =
     "  --verify           verify the module after parsing and after each pass\n"
     "  --print-loc        print source locations: loc(\"file\":line:col)\n"
     "  --print-after-all  print the module after each pass\n"
+    "  --print-memory-plan  print the memory plans (plan-memory) to stderr\n"
     "  -o OUT             write the result to OUT (default: stdout)\n"
     "  --help             print this help\n";
 
@@ -30,7 +31,7 @@ static int bad_usage(const char *fmt, const char *arg) {
 
 int main(int argc, char **argv) {
   const char *input = NULL, *output = "-", *pipeline = "";
-  bool verify = false, print_loc = false, print_after_all = false;
+  bool verify = false, print_loc = false, print_after_all = false, print_plan = false;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -55,6 +56,8 @@ int main(int argc, char **argv) {
       print_loc = true;
     } else if (strcmp(a, "--print-after-all") == 0) {
       print_after_all = true;
+    } else if (strcmp(a, "--print-memory-plan") == 0) {
+      print_plan = true;
     } else if (a[0] == '-' && a[1] != 0) {
       return bad_usage("unknown option '%s'", a);
     } else if (input) {
@@ -87,6 +90,7 @@ int main(int argc, char **argv) {
       ct_pipeline_run(m, pipeline, &popt, &diag) != CT_OK) {
     status = 1;
   } else {
+    if (print_plan) ct_mem_plan_print(m, stderr);
     char *out = ct_module_to_string_opts(m, print_loc);
     if (cli_write_file(output, out, strlen(out), &diag) != CT_OK) status = 1;
     free(out);
