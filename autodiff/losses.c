@@ -1,0 +1,113 @@
+/* autodiff/losses.c: PyTorch 1.13's loss functions lowered to IR (torch.nn.functional's
+ * cross_entropy, nll_loss, mse_loss, l1_loss, binary_cross_entropy_with_logits), reduced to a
+ * scalar by 'mean' or 'sum'. The training builder (train.c) appends one after the forward. */
+#include <string.h>
+
+#include "autodiff.h"
+
+static const struct {
+  const char *name;
+  ct_loss_kind kind;
+} loss_names[] = {
+    {"cross_entropy", CT_LOSS_CROSS_ENTROPY},
+    {"nll_loss", CT_LOSS_NLL},
+    {"mse_loss", CT_LOSS_MSE},
+    {"l1_loss", CT_LOSS_L1},
+    {"binary_cross_entropy_with_logits", CT_LOSS_BCE_WITH_LOGITS},
+};
+
+bool ct_loss_parse(const char *name, ct_loss_kind *out) {
+  for (size_t i = 0; i < sizeof loss_names / sizeof loss_names[0]; i++)
+    if (strcmp(name, loss_names[i].name) == 0) {
+      *out = loss_names[i].kind;
+      return true;
+    }
+  return false;
+}
+
+static ct_value *reduce_all(ct_builder *b, ct_value *v, bool sum) {
+  return ct_build_reduce(b, sum ? CT_OP_SUM : CT_OP_MEAN, v, 0, NULL, false);
+}
+
+static ct_value *fail(ct_builder *b, const char *fmt, const ct_value *p, const ct_value *t) {
+  char ps[128], ts[128];
+  ct_type_format(b->m, &p->type, ps, sizeof ps);
+  ct_type_format(b->m, &t->type, ts, sizeof ts);
+  ct_diag_error(b->diag, b->loc.file, b->loc.line, b->loc.col, fmt, ps, ts);
+  return NULL;
+}
+
+/* -sum_c w_c * logp_c per sample, with w = (1 - eps) * one_hot(target) + eps / C. */
+static ct_value *class_loss(ct_builder *b, const ct_loss_options *o, ct_value *logp,
+                            ct_value *target) {
+  const ct_type *lt = &logp->type;
+  bool batched = lt->rank == 2;
+  if ((lt->rank != 1 && lt->rank != 2) || target->type.dtype != CT_DT_I64 ||
+      target->type.rank != lt->rank - 1 || (batched && !ct_dim_eq(target->type.dims[0], lt->dims[0])))
+    return fail(b, "loss: expected logits [N,C] with i64 class indices [N] (or [C] with []), "
+                "got %s and %s", logp, target);
+  ct_dim classes = lt->dims[lt->rank - 1];
+  if (classes.sym) return fail(b, "loss: the class count of %s must be constant (target %s)", logp, target);
+  ct_attr oh[2] = {ct_attr_int("num_classes", classes.off), ct_attr_dtype("dtype", lt->dtype)};
+  ct_value *w = ct_build(b, CT_OP_ONE_HOT, 1, &target, oh, 2);
+  double eps = o->kind == CT_LOSS_CROSS_ENTROPY ? o->label_smoothing : 0.0;
+  if (eps != 0.0) {
+    w = ct_build_binary(b, CT_OP_MUL, w, ct_build_scalar(b, lt->dtype, 1.0 - eps));
+    w = ct_build_binary(b, CT_OP_ADD, w, ct_build_scalar(b, lt->dtype, eps / (double)classes.off));
+  }
+  int64_t last = lt->rank - 1;
+  ct_value *per = ct_build_reduce(b, CT_OP_SUM, ct_build_binary(b, CT_OP_MUL, w, logp), 1, &last,
+                                  false);
+  return ct_build_unary(b, CT_OP_NEG, per);
+}
+
+ct_value *ct_build_loss(ct_builder *b, const ct_loss_options *o, ct_value *pred,
+                        ct_value *target) {
+  if (!pred || !target) return NULL;
+  if (!ct_dtype_is_float(pred->type.dtype))
+    return fail(b, "loss: the prediction must be float, got %s (target %s)", pred, target);
+  ct_value *per;
+  switch (o->kind) {
+  case CT_LOSS_CROSS_ENTROPY: {
+    if (o->label_smoothing < 0.0 || o->label_smoothing > 1.0) {
+      ct_diag_error(b->diag, b->loc.file, b->loc.line, b->loc.col,
+                    "loss: label_smoothing must be in [0, 1], got %g", o->label_smoothing);
+      return NULL;
+    }
+    ct_attr dim = ct_attr_int("dim", -1);
+    ct_value *logp = ct_build(b, CT_OP_LOG_SOFTMAX, 1, &pred, &dim, 1);
+    per = class_loss(b, o, logp, target);
+    break;
+  }
+  case CT_LOSS_NLL:
+    per = class_loss(b, o, pred, target);
+    break;
+  case CT_LOSS_MSE:
+  case CT_LOSS_L1:
+  case CT_LOSS_BCE_WITH_LOGITS: {
+    ct_type bt;
+    if (target->type.dtype != pred->type.dtype || !ct_broadcast_shapes(&pred->type, &target->type, &bt) ||
+        !ct_type_eq(&bt, &pred->type))
+      return fail(b, "loss: the target must have the prediction's dtype and shape, got %s and %s",
+                  pred, target);
+    if (o->kind == CT_LOSS_BCE_WITH_LOGITS) {
+      /* max(x, 0) - x * t + log(1 + exp(-|x|)): PyTorch's stable form */
+      ct_value *e = ct_build_unary(b, CT_OP_EXP, ct_build_unary(b, CT_OP_NEG, ct_build_unary(b, CT_OP_ABS, pred)));
+      ct_value *soft = ct_build_unary(
+          b, CT_OP_LOG, ct_build_binary(b, CT_OP_ADD, ct_build_scalar(b, pred->type.dtype, 1.0), e));
+      per = ct_build_binary(b, CT_OP_ADD,
+                            ct_build_binary(b, CT_OP_SUB, ct_build_unary(b, CT_OP_RELU, pred),
+                                            ct_build_binary(b, CT_OP_MUL, pred, target)),
+                            soft);
+    } else {
+      ct_value *d = ct_build_binary(b, CT_OP_SUB, pred, target);
+      per = o->kind == CT_LOSS_MSE ? ct_build_binary(b, CT_OP_MUL, d, d)
+                                   : ct_build_unary(b, CT_OP_ABS, d);
+    }
+    break;
+  }
+  default:
+    return NULL;
+  }
+  return per ? reduce_all(b, per, o->sum) : NULL;
+}

@@ -1,0 +1,101 @@
+/* tools/ctorchc_train.c: ctorchc --train. Turns the --loss/--target/--optim flags into
+ * autodiff's options (PyTorch's defaults where a flag is absent) and adds the @grad and
+ * @train_step entries to the module the frontend built. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "autodiff.h"
+#include "ctorchc.h"
+
+/* "y=i64[N]": the same form as --input. */
+static ct_status parse_target(ct_module *m, const char *spec, char *name, size_t name_size,
+                              ct_type *out, ct_diag *diag) {
+  const char *eq = strchr(spec, '='), *lb = eq ? strchr(eq, '[') : NULL;
+  size_t n = eq ? (size_t)(eq - spec) : 0;
+  ct_dtype dt;
+  if (!eq || !lb || n == 0 || n >= name_size || spec[strlen(spec) - 1] != ']' ||
+      ct_dtype_parse(eq + 1, (size_t)(lb - eq - 1), &dt) != 0)
+    goto bad;
+  memcpy(name, spec, n);
+  name[n] = 0;
+  ct_dim dims[CT_MAX_RANK];
+  int rank = 0;
+  for (const char *p = lb + 1; *p != ']';) {
+    const char *q = p + strcspn(p, ",]");
+    if (q == p || !*q || rank == CT_MAX_RANK) goto bad;
+    if (*p >= '0' && *p <= '9') {
+      char *end;
+      long long v = strtoll(p, &end, 10);
+      if (end != q) goto bad;
+      dims[rank++] = ct_dim_const(v);
+    } else {
+      int32_t sym = ct_module_find_sym(m, p, (size_t)(q - p));
+      if (!sym)
+        return ct_diag_error(diag, NULL, 0, 0, "--target '%s': '%.*s' is not a symbol of the "
+                             "inputs", spec, (int)(q - p), p);
+      dims[rank++] = ct_dim_sym(sym);
+    }
+    p = *q == ',' ? q + 1 : q;
+  }
+  *out = ct_type_make(dt, rank, dims);
+  return CT_OK;
+bad:
+  return ct_diag_error(diag, NULL, 0, 0, "invalid --target '%s' (expected NAME=DTYPE[DIM,...], "
+                       "e.g. y=i64[N])", spec);
+}
+
+ct_status ctorchc_train(ct_module *m, const ctorchc_options *o, ct_diag *diag) {
+  ct_loss_options loss = {CT_LOSS_CROSS_ENTROPY, false, o->label_smoothing};
+  if (!o->loss)
+    return ct_diag_error(diag, NULL, 0, 0, "--train needs --loss (cross_entropy, nll_loss, "
+                         "mse_loss, l1_loss, binary_cross_entropy_with_logits)");
+  if (!ct_loss_parse(o->loss, &loss.kind))
+    return ct_diag_error(diag, NULL, 0, 0, "unknown --loss '%s' (cross_entropy, nll_loss, "
+                         "mse_loss, l1_loss, binary_cross_entropy_with_logits)", o->loss);
+  if (o->reduction && strcmp(o->reduction, "sum") == 0) loss.sum = true;
+  else if (o->reduction && strcmp(o->reduction, "mean") != 0)
+    return ct_diag_error(diag, NULL, 0, 0, "unknown --reduction '%s' (mean, sum)", o->reduction);
+  if (o->label_smoothing != 0.0 && loss.kind != CT_LOSS_CROSS_ENTROPY)
+    return ct_diag_error(diag, NULL, 0, 0, "--label-smoothing applies to cross_entropy only");
+
+  ct_optim_kind kind;
+  if (!o->optim) return ct_diag_error(diag, NULL, 0, 0, "--train needs --optim (sgd, adam, adamw)");
+  if (!ct_optim_parse(o->optim, &kind))
+    return ct_diag_error(diag, NULL, 0, 0, "unknown --optim '%s' (sgd, adam, adamw)", o->optim);
+  ct_optim_options opt;
+  ct_optim_defaults(kind, &opt);
+  if (kind == CT_OPTIM_SGD && !o->lr_set)
+    return ct_diag_error(diag, NULL, 0, 0, "--optim sgd needs --lr (torch.optim.SGD has no "
+                         "default learning rate)");
+  if (o->lr_set) opt.lr = o->lr;
+  if (o->weight_decay_set) opt.weight_decay = o->weight_decay;
+  if (kind == CT_OPTIM_SGD) {
+    if (o->betas_set || o->eps_set)
+      return ct_diag_error(diag, NULL, 0, 0, "--betas and --eps apply to adam and adamw only");
+    opt.momentum = o->momentum;
+    opt.dampening = o->dampening;
+    opt.nesterov = o->nesterov;
+  } else {
+    if (o->momentum != 0.0 || o->dampening != 0.0 || o->nesterov)
+      return ct_diag_error(diag, NULL, 0, 0, "--momentum, --dampening and --nesterov apply to "
+                           "sgd only");
+    if (o->betas_set) {
+      opt.beta1 = o->beta1;
+      opt.beta2 = o->beta2;
+    }
+    if (o->eps_set) opt.eps = o->eps;
+  }
+  opt.clip_grad_norm = o->clip_grad_norm;
+
+  if (o->n_targets < 1)
+    return ct_diag_error(diag, NULL, 0, 0, "--train needs --target NAME=DTYPE[DIMS] (e.g. y=i64[N])");
+  char names[CTORCHC_MAX_INPUTS][128];
+  const char *name_ptrs[CTORCHC_MAX_INPUTS];
+  ct_type types[CTORCHC_MAX_INPUTS];
+  for (int i = 0; i < o->n_targets && i < CTORCHC_MAX_INPUTS; i++) {
+    ct_status st = parse_target(m, o->targets[i], names[i], sizeof names[i], &types[i], diag);
+    if (st != CT_OK) return st;
+    name_ptrs[i] = names[i];
+  }
+  return ct_build_training(m, "forward", &loss, &opt, o->n_targets, name_ptrs, types, diag);
+}
