@@ -3,6 +3,7 @@
  * so it favours clarity over speed: every node allocates its own results. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ctorch/kernels.h"
 #include "ir.h"
@@ -200,6 +201,20 @@ static ct_status run_node(env *e, const ct_node *n) {
   return CT_OK;
 }
 
+static _Thread_local ct_interp_observer observer;
+static _Thread_local void *observer_ctx;
+
+void ct_interp_set_observer(ct_interp_observer fn, void *ctx) {
+  observer = fn;
+  observer_ctx = ctx;
+}
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static ct_status run_block(env *e, const ct_block *b, ct_tensor **results, int max_results,
                            int *n_results) {
   for (const ct_node *n = b->first; n; n = n->next) {
@@ -214,8 +229,11 @@ static ct_status run_block(env *e, const ct_block *b, ct_tensor **results, int m
       *n_results = n->n_operands;
       return CT_OK;
     }
+    bool timed = observer && b == e->g->body;
+    double t0 = timed ? now_seconds() : 0;
     ct_status st = run_node(e, n);
     if (st != CT_OK) return st;
+    if (timed) observer(observer_ctx, n, now_seconds() - t0);
   }
   return err_at(e, NULL, "%s", "block has no return");
 }

@@ -342,5 +342,9 @@ ct_status ct_module_init_params(ct_module *m, uint64_t seed, ct_diag *diag);
  * inconsistent symbol bindings, kernel failures) go to diag. */
 ct_status ct_interpret(const ct_graph *g, ct_tensor *const *inputs, int n_inputs,
                        ct_tensor ***outputs, int *n_outputs, ct_diag *diag);
+/* Profiling: fn (NULL: none) is called after each node of a graph body that ct_interpret runs on
+ * the calling thread, with the node and its wall time in seconds. */
+typedef void (*ct_interp_observer)(void *ctx, const ct_node *n, double seconds);
+void ct_interp_set_observer(ct_interp_observer fn, void *ctx);
 
 #endif
