@@ -1,6 +1,7 @@
-/* tools/ctorch-run: runs a model. For now a .ctir graph runs through the reference interpreter;
- * inputs and outputs are safetensors files keyed by the graph's input and result names, and
- * --check compares the outputs with expected ones (the differential tests' oracle check). */
+/* tools/ctorch-run: runs a model. A .ctir graph runs through the reference interpreter; a .ctm
+ * package or a ctorchc .so runs through the deployment API (tools/ctorch_run_model.c). Inputs
+ * and outputs are safetensors files keyed by the entry's input and result names, and --check
+ * compares the outputs with expected ones (the differential tests' oracle check). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,16 +9,18 @@
 
 #include "cli.h"
 #include "ctorch/parallel.h"
+#include "ctorch_run.h"
 #include "ctorch/safetensors.h"
 #include "ir.h"
 
 static const char usage[] =
-    "usage: ctorch-run MODEL.ctir [options]\n"
-    "Runs an entry of a model through the reference interpreter.\n"
-    "  --entry NAME            graph to run (default: forward, else the first graph)\n"
-    "  --inputs FILE           safetensors file holding the graph's user inputs, by name\n"
+    "usage: ctorch-run MODEL.ctir|MODEL.ctm|MODEL.so [options]\n"
+    "Runs an entry of a model: IR text through the reference interpreter, a package or shared\n"
+    "object built by ctorchc through its native code (or the interpreter fallback).\n"
+    "  --entry NAME            entry to run (default: forward, else the first one)\n"
+    "  --inputs FILE           safetensors file holding the entry's user inputs, by name\n"
     "  --weights FILE          safetensors file with the parameters (state_dict keys)\n"
-    "  --seed S                seed for parameters without weights (default 0)\n"
+    "  --seed S                seed for parameters without weights (default 0; .ctir only)\n"
     "  --outputs FILE          write the results: 'output' (one result) or 'output0', ...\n"
     "                          (named results keep their names)\n"
     "  --check FILE            compare the results with FILE's tensors of the same names;\n"
@@ -25,14 +28,14 @@ static const char usage[] =
     "  --rtol R, --atol A      tolerances for --check (default 1e-5 and 1e-6)\n"
     "  --print                 print each result's shape and first values\n"
     "  --threads T             threads for the kernels (default: CTORCH_NUM_THREADS or CPUs)\n"
+    ".ctm and .so models only:\n"
+    "  --list                  print the entries and their signatures\n"
+    "  --bench K               run K times after one warm-up run; print min/median latency\n"
+    "                          and throughput\n"
+    "  --profile               print the time per kernel (interpreted entries)\n"
+    "  --save-weights FILE     after the run, write the parameters (state_dict keys)\n"
+    "  --save-state FILE       same, with the optimizer state\n"
     "  -h, --help              this text\n";
-
-typedef struct options {
-  const char *model, *entry, *inputs, *weights, *outputs, *check;
-  uint64_t seed;
-  double rtol, atol;
-  int print, threads;
-} options;
 
 static int parse_args(int argc, char **argv, options *o) {
   memset(o, 0, sizeof *o);
@@ -45,8 +48,12 @@ static int parse_args(int argc, char **argv, options *o) {
       fputs(usage, stdout);
       exit(0);
     }
-    if (!strcmp(a, "--print")) {
-      o->print = 1;
+    int *flag = !strcmp(a, "--print")     ? &o->print
+                : !strcmp(a, "--list")    ? &o->list
+                : !strcmp(a, "--profile") ? &o->profile
+                                          : NULL;
+    if (flag) {
+      *flag = 1;
       continue;
     }
     if (!strcmp(a, "--entry")) dst = &o->entry;
@@ -54,8 +61,10 @@ static int parse_args(int argc, char **argv, options *o) {
     else if (!strcmp(a, "--weights")) dst = &o->weights;
     else if (!strcmp(a, "--outputs")) dst = &o->outputs;
     else if (!strcmp(a, "--check")) dst = &o->check;
+    else if (!strcmp(a, "--save-weights")) dst = &o->save_weights;
+    else if (!strcmp(a, "--save-state")) dst = &o->save_state;
     else if (!strcmp(a, "--seed") || !strcmp(a, "--rtol") || !strcmp(a, "--atol") ||
-             !strcmp(a, "--threads")) {
+             !strcmp(a, "--threads") || !strcmp(a, "--bench")) {
       if (i + 1 >= argc) goto missing;
       char *end;
       const char *v = argv[++i];
@@ -67,7 +76,13 @@ static int parse_args(int argc, char **argv, options *o) {
       if (!strcmp(a, "--seed")) o->seed = (uint64_t)x;
       else if (!strcmp(a, "--rtol")) o->rtol = x;
       else if (!strcmp(a, "--atol")) o->atol = x;
-      else if (x < 1 || x > 1024) {
+      else if (!strcmp(a, "--bench")) {
+        if (x < 1 || x > 1e9 || x != (double)(long long)x) {
+          fprintf(stderr, "ctorch-run: error: --bench expects a count >= 1, got '%s'\n", v);
+          return 2;
+        }
+        o->bench = (long long)x;
+      } else if (x < 1 || x > 1024) {
         fprintf(stderr, "ctorch-run: error: --threads expects 1..1024, got '%s'\n", v);
         return 2;
       } else o->threads = (int)x;
@@ -104,7 +119,7 @@ static char *result_name(const ct_graph *g, int i, int n, char *buf, size_t size
   return buf;
 }
 
-static void print_result(const char *name, const ct_tensor *t) {
+void print_result(const char *name, const ct_tensor *t) {
   char desc[128];
   ct_tensor_describe(t, desc, sizeof desc);
   printf("%s: %s =", name, desc);
@@ -114,7 +129,7 @@ static void print_result(const char *name, const ct_tensor *t) {
 }
 
 /* Compares got with want; returns 0 when within tolerance, else reports and returns 1. */
-static int check_result(const char *name, const ct_tensor *got, const ct_tensor *want,
+int check_result(const char *name, const ct_tensor *got, const ct_tensor *want,
                         const options *o) {
   char g[128], w[128];
   ct_tensor_describe(got, g, sizeof g);
@@ -151,6 +166,12 @@ int main(int argc, char **argv) {
   int rc = parse_args(argc, argv, &o);
   if (rc) return rc;
   if (o.threads) ct_set_num_threads(o.threads);
+  if (ctorch_run_is_compiled(o.model)) return ctorch_run_compiled(&o);
+  if (o.list || o.bench || o.profile || o.save_weights || o.save_state) {
+    fprintf(stderr, "ctorch-run: error: --list, --bench, --profile, --save-weights and "
+            "--save-state need a .ctm or .so model\n");
+    return 2;
+  }
 
   ct_diag diag;
   ct_diag_init(&diag);
