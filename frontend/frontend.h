@@ -79,10 +79,22 @@ typedef enum ct_lower_val_kind {
   CT_LV_TUPLE,
   CT_LV_TENSOR,
   CT_LV_MODULE,
-  CT_LV_NS
+  CT_LV_NS,
+  CT_LV_INIT, /* torch.zeros/ones/randn/rand(...) evaluated in __init__: a shape and a spec */
+  CT_LV_PARAM /* nn.Parameter(...) assigned to self: a state_dict entry */
 } ct_lower_val_kind;
 
 typedef struct ct_lower_mod ct_lower_mod;
+
+/* A tensor known in __init__ only by its shape and its init spec (ir/weights.c syntax); once
+ * the forward graph exists, v is its graph input. */
+typedef struct ct_lower_param {
+  int rank;
+  int64_t shape[CT_MAX_RANK];
+  const char *spec;
+  ct_param_kind kind;
+  ct_value *v;
+} ct_lower_param;
 
 /* A compile-time value. Ints are dims so x.shape[0] can stay symbolic. */
 typedef struct ct_lower_val {
@@ -92,6 +104,7 @@ typedef struct ct_lower_val {
   const char *s; /* CT_LV_STR text, CT_LV_NS dotted name ("torch.nn.functional") */
   ct_value *t;
   ct_lower_mod *mod;
+  ct_lower_param *param; /* CT_LV_INIT, CT_LV_PARAM */
   struct ct_lower_val *elts;
   int n;
 } ct_lower_val;
@@ -105,16 +118,30 @@ typedef enum ct_lower_mod_kind {
   CT_LM_IDENTITY,
   CT_LM_FLATTEN,
   CT_LM_SEQ,
+  CT_LM_LIST, /* nn.ModuleList: children only, not callable */
+  CT_LM_BATCHNORM,
+  CT_LM_LAYERNORM,
+  CT_LM_EMBEDDING,
+  CT_LM_ADAPTIVE_AVGPOOL,
+  CT_LM_SOFTMAX, /* Softmax and LogSoftmax (op) */
   CT_LM_USER
 } ct_lower_mod_kind;
 
 struct ct_lower_mod {
   ct_lower_mod_kind kind;
-  ct_op op;                /* CT_LM_ACT */
-  int64_t in, out, groups; /* Linear, Conv2d */
+  const char *type_name;   /* "nn.Linear", or the user class name, for messages */
+  ct_op op;                /* CT_LM_ACT, CT_LM_SOFTMAX */
+  const char *approximate; /* GELU: "none" or "tanh" */
+  int64_t in, out, groups; /* Linear, Conv2d; out is also BatchNorm's num_features and
+                              Embedding's embedding_dim (in: num_embeddings) */
   int64_t k[2], stride[2], pad[2], dil[2];
-  bool bias;
-  int64_t start_dim, end_dim; /* Flatten */
+  bool bias;                  /* has a bias; for norms: affine / elementwise_affine */
+  int64_t start_dim, end_dim; /* Flatten; start_dim is also Softmax's dim */
+  double eps;                 /* BatchNorm, LayerNorm */
+  int64_t norm_shape[CT_MAX_RANK]; /* LayerNorm's normalized_shape */
+  int n_norm;
+  int64_t padding_idx;          /* Embedding: -1 for none */
+  ct_value *mean_v, *var_v;     /* BatchNorm's running stats (graph inputs) */
   const ct_py_stmt *cls;      /* CT_LM_USER */
   const char **names;         /* attributes and children, in assignment order */
   ct_lower_val *vals;
@@ -138,6 +165,7 @@ typedef struct ct_lower {
   ct_builder b;
   bool in_forward;
   int depth;
+  const char *cur_class; /* the class whose method is being lowered, for messages */
 } ct_lower;
 
 static inline ct_lower_val ct_lower_err_val(void) {
@@ -210,10 +238,58 @@ bool ct_lower_truthy(ct_lower_val v);
 const ct_py_stmt *ct_lower_find_class(ct_lower *L, const char *name);
 const ct_py_stmt *ct_lower_find_method(const ct_py_stmt *cls, const char *name);
 
+/* Runs a block of statements with Python's control flow resolved at compile time (lower_control.c):
+ * `if` on constants and shapes, `for` over range/ModuleList/tuples unrolled, break, continue.
+ * Returns true when a return statement was reached (its value in *ret). */
+bool ct_lower_exec(ct_lower *L, ct_lower_env *e, const ct_py_stmt_list *body, ct_lower_mod *self,
+                   ct_lower_val *ret);
+/* Compile-time truth of a condition; reports an error (false return) for tensors and sizes
+ * not known at compile time. */
+bool ct_lower_cond(ct_lower *L, const ct_py_expr *x, ct_lower_val v, bool *out);
+/* Comparison chains, `and`/`or`/`not`, conditional and list-comprehension expressions. */
+ct_lower_val ct_lower_compare(ct_lower *L, ct_lower_env *e, const ct_py_expr *x);
+ct_lower_val ct_lower_boolop(ct_lower *L, ct_lower_env *e, const ct_py_expr *x);
+ct_lower_val ct_lower_listcomp(ct_lower *L, ct_lower_env *e, const ct_py_expr *x);
+/* The items a `for` iterates over (tuple, range, ModuleList, Sequential), as a tuple value. */
+bool ct_lower_iter_items(ct_lower *L, const ct_py_expr *x, ct_lower_val v, ct_lower_val *out);
+ct_lower_val ct_lower_tuple(ct_lower *L, int n);
+/* Copies an environment (a new scope whose writes the original does not see). */
+ct_lower_env ct_lower_env_copy(ct_lower *L, const ct_lower_env *e);
+void ct_lower_assign(ct_lower *L, ct_lower_env *e, const ct_py_expr *t, ct_lower_val v,
+                     ct_lower_mod *self);
+
+/* lower_index.c: x[...] on tensors (slice + reshape), tuples (shape[1:]) and module lists. */
+ct_lower_val ct_lower_subscript(ct_lower *L, ct_lower_env *e, const ct_py_expr *x);
+
+/* lower_call.c: torch.*, F.* and tensor methods (self: the receiver of a method, else NULL),
+ * and Python builtins (range, len, enumerate, zip, int, float, min, max). */
+ct_lower_val ct_lower_call_function(ct_lower *L, ct_lower_env *e, const ct_py_expr *call,
+                                    const char *fn, ct_lower_val *self);
+bool ct_lower_is_builtin(const char *name);
+ct_lower_val ct_lower_call_builtin(ct_lower *L, ct_lower_env *e, const ct_py_expr *call,
+                                   const char *name);
+/* Pure shape helpers shared by calls and subscripts. */
+ct_lower_val ct_lower_reshape(ct_lower *L, const ct_py_expr *x, ct_value *t, int n,
+                              const ct_lower_val *dims);
+ct_lower_val ct_lower_flatten(ct_lower *L, const ct_py_expr *x, ct_value *t, int64_t start,
+                              int64_t end);
+ct_lower_val ct_lower_pool(ct_lower *L, const ct_py_expr *x, ct_op op, ct_value *t,
+                           const int64_t k[2], const int64_t s[2], const int64_t p[2]);
+ct_lower_val ct_lower_adaptive_avg_pool(ct_lower *L, const ct_py_expr *x, ct_value *t,
+                                        const int64_t out[2]);
+ct_lower_val ct_lower_slice(ct_lower *L, const ct_py_expr *x, ct_value *t, int dim, int64_t start,
+                            int64_t end, int64_t step);
+const char *ct_lower_kind_name(ct_lower_val_kind k);
+void ct_lower_set_loc(ct_lower *L, const ct_py_expr *x);
+bool ct_lower_tensor_arg(ct_lower *L, const ct_py_expr *x, ct_lower_val v, const char *what);
+/* A tensor operand: tensors as they are, Python numbers as rank-0 constants of dtype like. */
+ct_value *ct_lower_to_tensor(ct_lower *L, ct_lower_val v, ct_dtype like);
+
 /* lower_forward.c: expressions, calls of modules and torch functions, built into L->b. */
 ct_lower_val ct_lower_eval(ct_lower *L, ct_lower_env *e, const ct_py_expr *x);
+/* Calls a module with positional args and keyword args kw (may be NULL). */
 ct_lower_val ct_lower_call_module(ct_lower *L, ct_lower_mod *m, const ct_py_expr *site, int n,
-                                  ct_lower_val *args);
+                                  ct_lower_val *args, ct_lower_env *kw);
 ct_lower_val ct_lower_binary(ct_lower *L, const ct_py_expr *x, ct_py_binop op, ct_lower_val a,
                              ct_lower_val c);
 

@@ -105,103 +105,84 @@ static void check_import(ct_lower *L, const ct_py_stmt *s) {
   }
 }
 
-/* ---- statements --------------------------------------------------------------------------- */
-
-static void assign(ct_lower *L, ct_lower_env *e, const ct_py_expr *t, ct_lower_val v,
-                   ct_lower_mod *self) {
-  if (t->kind == CT_PY_NAME) {
-    ct_lower_env_set(L, e, t->u.name, v);
-  } else if (t->kind == CT_PY_ATTR && t->u.attr.value->kind == CT_PY_NAME &&
-             strcmp(t->u.attr.value->u.name, "self") == 0 && self) {
-    if (L->in_forward) {
-      ERR(t, "unsupported: assigning to self.%s in forward", t->u.attr.attr);
-      return;
-    }
-    ct_lower_mod_set(L, self, t->u.attr.attr, v);
-  } else if (t->kind == CT_PY_TUPLE || t->kind == CT_PY_LIST) {
-    if (v.kind == CT_LV_ERR) {
-      for (int i = 0; i < t->u.elts.n; i++)
-        assign(L, e, t->u.elts.items[i], v, self);
-      return;
-    }
-    if (v.kind != CT_LV_TUPLE || v.n != t->u.elts.n) {
-      ERR(t, "cannot unpack into %d targets", t->u.elts.n);
-      v = ct_lower_err_val();
-    }
-    for (int i = 0; i < t->u.elts.n; i++)
-      assign(L, e, t->u.elts.items[i], v.kind == CT_LV_ERR ? v : v.elts[i], self);
-  } else {
-    ERR(t, "unsupported assignment target: %s; supported: names, tuples, self.attr in __init__",
-        ct_py_expr_kind_name(t->kind));
-  }
-}
-
-ct_lower_val ct_lower_body(ct_lower *L, ct_lower_env *e, const ct_py_stmt_list *body,
-                           ct_lower_mod *self) {
-  for (int i = 0; i < body->n; i++) {
-    const ct_py_stmt *s = body->items[i];
-    switch (s->kind) {
-    case CT_PY_PASS: break;
-    case CT_PY_EXPR_STMT:
-      if (s->u.expr->kind != CT_PY_STR) ct_lower_eval(L, e, s->u.expr);
-      break;
-    case CT_PY_ASSIGN: {
-      if (!s->u.assign.value) break;
-      ct_lower_val v = ct_lower_eval(L, e, s->u.assign.value);
-      for (int k = 0; k < s->u.assign.targets.n; k++)
-        assign(L, e, s->u.assign.targets.items[k], v, self);
-      break;
-    }
-    case CT_PY_AUGASSIGN: {
-      ct_lower_val a = ct_lower_eval(L, e, s->u.aug.target),
-                   c = ct_lower_eval(L, e, s->u.aug.value);
-      assign(L, e, s->u.aug.target, ct_lower_binary(L, s->u.aug.value, s->u.aug.op, a, c), self);
-      break;
-    }
-    case CT_PY_RETURN: return s->u.ret ? ct_lower_eval(L, e, s->u.ret) : ct_lower_none();
-    default:
-      ERR(s,
-          "unsupported statement: %s; supported: assignment, tuple unpacking, augmented "
-          "assignment, return, pass",
-          ct_py_stmt_kind_name(s->kind));
-      break;
-    }
-  }
-  return ct_lower_none();
-}
-
 /* ---- parameters --------------------------------------------------------------------------- */
 
-static ct_value *add_param(ct_lower *L, ct_graph *g, const char *prefix, const char *leaf, int rank,
-                           const int64_t *shape, int64_t fan_in) {
-  char name[512], spec[96];
+static ct_value *add_param_spec(ct_lower *L, ct_graph *g, const char *prefix, const char *leaf,
+                                ct_type t, ct_param_kind kind, const char *spec) {
+  char name[512];
   snprintf(name, sizeof name, "%s%s", prefix, leaf);
-  double bound = fan_in > 0 ? 1.0 / sqrt((double)fan_in) : 0.0;
-  snprintf(spec, sizeof spec, "uniform(%g,%g)", -bound, bound);
-  ct_type t = ct_type_concrete(CT_DT_F32, rank, shape);
-  int idx = ct_module_add_param(L->m, name, t, CT_PARAM_WEIGHT, NULL);
+  int idx = ct_module_add_param(L->m, name, t, kind, NULL);
   L->m->params[idx].init_spec = ct_arena_strdup(L->m->arena, spec);
   return ct_graph_add_input(g, name, t);
 }
 
-/* Registers parameters in state_dict order: a module's own, then its children's in order. */
+/* PyTorch's default for Linear and Conv2d: kaiming_uniform(a=sqrt(5)) for the weight and
+ * U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for the bias come to the same bound. */
+static ct_value *add_param(ct_lower *L, ct_graph *g, const char *prefix, const char *leaf, int rank,
+                           const int64_t *shape, int64_t fan_in) {
+  char spec[96];
+  double bound = fan_in > 0 ? 1.0 / sqrt((double)fan_in) : 0.0;
+  snprintf(spec, sizeof spec, "uniform(%g,%g)", -bound, bound);
+  return add_param_spec(L, g, prefix, leaf, ct_type_concrete(CT_DT_F32, rank, shape),
+                        CT_PARAM_WEIGHT, spec);
+}
+
+/* Registers parameters in state_dict order: a module's own parameters, then its buffers, then
+ * its children's in the order they were assigned. */
 static void register_params(ct_lower *L, ct_graph *g, ct_lower_mod *m, const char *prefix) {
-  if (m->kind == CT_LM_LINEAR) {
+  ct_type vec = ct_type_concrete(CT_DT_F32, 1, &m->out);
+  switch (m->kind) {
+  case CT_LM_LINEAR: {
     int64_t w[2] = {m->out, m->in};
     m->weight_v = add_param(L, g, prefix, "weight", 2, w, m->in);
     if (m->bias) m->bias_v = add_param(L, g, prefix, "bias", 1, &m->out, m->in);
-  } else if (m->kind == CT_LM_CONV2D) {
+    break;
+  }
+  case CT_LM_CONV2D: {
     int64_t g1 = m->groups > 0 ? m->groups : 1;
     int64_t w[4] = {m->out, m->in / g1, m->k[0], m->k[1]};
     int64_t fan = m->in / g1 * m->k[0] * m->k[1];
     m->weight_v = add_param(L, g, prefix, "weight", 4, w, fan);
     if (m->bias) m->bias_v = add_param(L, g, prefix, "bias", 1, &m->out, fan);
+    break;
   }
-  for (int i = 0; i < m->n; i++)
-    if (m->vals[i].kind == CT_LV_MODULE) {
-      char p[512];
-      snprintf(p, sizeof p, "%s%s.", prefix, m->names[i]);
-      register_params(L, g, m->vals[i].mod, p);
+  case CT_LM_BATCHNORM:
+    if (m->bias) {
+      m->weight_v = add_param_spec(L, g, prefix, "weight", vec, CT_PARAM_WEIGHT, "ones");
+      m->bias_v = add_param_spec(L, g, prefix, "bias", vec, CT_PARAM_WEIGHT, "zeros");
+    }
+    m->mean_v = add_param_spec(L, g, prefix, "running_mean", vec, CT_PARAM_BUFFER, "zeros");
+    m->var_v = add_param_spec(L, g, prefix, "running_var", vec, CT_PARAM_BUFFER, "ones");
+    add_param_spec(L, g, prefix, "num_batches_tracked", ct_type_scalar(CT_DT_I64),
+                   CT_PARAM_BUFFER, "zeros");
+    break;
+  case CT_LM_LAYERNORM:
+    if (m->bias) {
+      ct_type t = ct_type_concrete(CT_DT_F32, m->n_norm, m->norm_shape);
+      m->weight_v = add_param_spec(L, g, prefix, "weight", t, CT_PARAM_WEIGHT, "ones");
+      m->bias_v = add_param_spec(L, g, prefix, "bias", t, CT_PARAM_WEIGHT, "zeros");
+    }
+    break;
+  case CT_LM_EMBEDDING: {
+    int64_t w[2] = {m->in, m->out};
+    m->weight_v = add_param_spec(L, g, prefix, "weight", ct_type_concrete(CT_DT_F32, 2, w),
+                                 CT_PARAM_WEIGHT, "normal(0,1)");
+    break;
+  }
+  default: break;
+  }
+  for (int pass = 0; pass < 2; pass++)
+    for (int i = 0; i < m->n; i++) {
+      ct_lower_val *v = &m->vals[i];
+      if (pass == 0 && v->kind == CT_LV_PARAM) {
+        ct_lower_param *p = v->param;
+        p->v = add_param_spec(L, g, prefix, m->names[i],
+                              ct_type_concrete(CT_DT_F32, p->rank, p->shape), p->kind, p->spec);
+      } else if (pass == 1 && v->kind == CT_LV_MODULE) {
+        char sub[512];
+        snprintf(sub, sizeof sub, "%s%s.", prefix, m->names[i]);
+        register_params(L, g, v->mod, sub);
+      }
     }
 }
 
@@ -277,8 +258,10 @@ static void lower_root(ct_lower *L, const ct_frontend_options *opt) {
     if (*c >= 'A' && *c <= 'Z') *c = (char)(*c - 'A' + 'a');
   L->m->name = ct_arena_strdup(L->m->arena, lname);
 
+  /* Errors in __init__ leave the attributes they assign unbound (error values, which later
+   * uses pass on silently), so forward is still lowered and its own errors reported. */
   ct_lower_val rootv = ct_lower_construct_user(L, NULL, NULL, root);
-  if (L->diag->n_errors) return;
+  if (rootv.kind != CT_LV_MODULE) return;
   ct_graph *g = ct_module_add_graph(L->m, "forward");
   int n_in = opt ? opt->n_inputs : 0;
   if (n_in != fwd->u.def.n_params - 1) {
@@ -299,7 +282,7 @@ static void lower_root(ct_lower *L, const ct_frontend_options *opt) {
   L->in_forward = true;
   ct_py_expr site = {0};
   site.line = fwd->line, site.col = fwd->col;
-  ct_lower_val r = ct_lower_call_module(L, rootv.mod, &site, n_in, args);
+  ct_lower_val r = ct_lower_call_module(L, rootv.mod, &site, n_in, args, NULL);
   if (r.kind == CT_LV_ERR || L->diag->n_errors) return;
   ct_value *res[16];
   int n = 0;

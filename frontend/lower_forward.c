@@ -2,6 +2,7 @@
  * compile-time sizes, module calls, torch.* / F.* functions and tensor methods, built as IR. */
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +14,10 @@
 
 /* ---- expressions -------------------------------------------------------------------------- */
 
-static const char *value_kind_name(ct_lower_val_kind k) {
-  static const char *const names[] = {"error", "None",  "int",    "float",  "bool",
-                                      "str",   "tuple", "tensor", "module", "namespace"};
+const char *ct_lower_kind_name(ct_lower_val_kind k) {
+  static const char *const names[] = {"error",  "None",      "int",         "float",
+                                      "bool",   "str",       "tuple",       "tensor",
+                                      "module", "namespace", "initializer", "parameter"};
   return names[k];
 }
 
@@ -25,8 +27,7 @@ void ct_lower_set_loc(ct_lower *L, const ct_py_expr *x) {
   L->b.loc.col = x->col;
 }
 
-/* A tensor operand: tensors as they are, Python numbers as rank-0 constants of like's dtype. */
-static ct_value *to_tensor(ct_lower *L, ct_lower_val v, ct_dtype like) {
+ct_value *ct_lower_to_tensor(ct_lower *L, ct_lower_val v, ct_dtype like) {
   if (v.kind == CT_LV_TENSOR) return v.t;
   if (v.kind == CT_LV_FLOAT) return ct_build_scalar(&L->b, like, v.f);
   if ((v.kind == CT_LV_INT || v.kind == CT_LV_BOOL) && ct_dim_is_const(v.i))
@@ -34,25 +35,95 @@ static ct_value *to_tensor(ct_lower *L, ct_lower_val v, ct_dtype like) {
   return NULL;
 }
 
+static bool is_num(ct_lower_val v) {
+  return v.kind == CT_LV_FLOAT || v.kind == CT_LV_INT || v.kind == CT_LV_BOOL;
+}
+
+/* Python's floor division and modulo on integers (rounding toward negative infinity). */
+static int64_t floordiv(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+/* An initializer times a number: torch.randn(...) * 0.02 is normal(0, 0.02). */
+static ct_lower_val scale_init(ct_lower *L, const ct_py_expr *x, ct_lower_val init, double k) {
+  ct_lower_param *p = ct_arena_memdup(L->arena, init.param, sizeof *p);
+  char spec[96];
+  double lo, hi, mean, std;
+  if (strcmp(p->spec, "zeros") == 0) return init;
+  if (strcmp(p->spec, "ones") == 0) {
+    snprintf(spec, sizeof spec, "constant(%.17g)", k);
+  } else if (sscanf(p->spec, "normal(%lf,%lf)", &mean, &std) == 2) {
+    snprintf(spec, sizeof spec, "normal(%.17g,%.17g)", mean * k, std * fabs(k));
+  } else if (sscanf(p->spec, "uniform(%lf,%lf)", &lo, &hi) == 2) {
+    snprintf(spec, sizeof spec, "uniform(%.17g,%.17g)", k < 0 ? hi * k : lo * k,
+             k < 0 ? lo * k : hi * k);
+  } else {
+    return ERR(x, "unsupported: scaling the initializer %s", p->spec);
+  }
+  p->spec = ct_arena_strdup(L->arena, spec);
+  init.param = p;
+  return init;
+}
+
 ct_lower_val ct_lower_binary(ct_lower *L, const ct_py_expr *x, ct_py_binop op, ct_lower_val a,
                              ct_lower_val c) {
   if (a.kind == CT_LV_ERR || c.kind == CT_LV_ERR) return ct_lower_err_val();
-  if (a.kind == CT_LV_INT && c.kind == CT_LV_INT) {
-    ct_dim r;
-    bool ok = op == CT_PY_ADD        ? ct_dim_add(a.i, c.i, &r)
-              : op == CT_PY_SUB      ? ct_dim_sub(a.i, c.i, &r)
-              : op == CT_PY_MUL      ? ct_dim_mul(a.i, c.i, &r)
-              : op == CT_PY_FLOORDIV ? ct_dim_div(a.i, c.i, &r)
-                                     : false;
-    if (ok) return ct_lower_dim(r);
-    if (op == CT_PY_DIV && ct_dim_is_const(a.i) && ct_dim_is_const(c.i) && c.i.off)
-      return ct_lower_float((double)a.i.off / (double)c.i.off);
-    return ERR(x, "unsupported integer expression: '%s'; supported: + - * // on sizes",
+  if (a.kind == CT_LV_INIT || c.kind == CT_LV_INIT) {
+    ct_lower_val init = a.kind == CT_LV_INIT ? a : c, k = a.kind == CT_LV_INIT ? c : a;
+    bool num = (k.kind == CT_LV_FLOAT || k.kind == CT_LV_INT) &&
+               (k.kind == CT_LV_FLOAT || ct_dim_is_const(k.i));
+    if (op == CT_PY_MUL && num) return scale_init(L, x, init, k.kind == CT_LV_FLOAT ? k.f : (double)k.i.off);
+    if (op == CT_PY_DIV && num && a.kind == CT_LV_INIT) {
+      double d = k.kind == CT_LV_FLOAT ? k.f : (double)k.i.off;
+      if (d != 0) return scale_init(L, x, init, 1.0 / d);
+    }
+    return ERR(x, "unsupported: '%s' on an initializer in __init__; supported: "
+                  "torch.zeros/ones/randn/rand(...) times or divided by a number",
                ct_py_binop_str(op));
   }
-  if ((a.kind == CT_LV_FLOAT || a.kind == CT_LV_INT) &&
-      (c.kind == CT_LV_FLOAT || c.kind == CT_LV_INT)) {
-    if (!ct_dim_is_const(a.i) || !ct_dim_is_const(c.i))
+  if ((a.kind == CT_LV_INT || a.kind == CT_LV_BOOL) && (c.kind == CT_LV_INT || c.kind == CT_LV_BOOL)) {
+    ct_dim r;
+    bool ok = op == CT_PY_ADD   ? ct_dim_add(a.i, c.i, &r)
+              : op == CT_PY_SUB ? ct_dim_sub(a.i, c.i, &r)
+              : op == CT_PY_MUL ? ct_dim_mul(a.i, c.i, &r)
+              : op == CT_PY_FLOORDIV && !ct_dim_is_const(a.i) ? ct_dim_div(a.i, c.i, &r)
+                                                               : false;
+    if (ok) return ct_lower_dim(r);
+    if (ct_dim_is_const(a.i) && ct_dim_is_const(c.i)) {
+      int64_t p = a.i.off, q = c.i.off;
+      switch (op) {
+      case CT_PY_DIV:
+        if (!q) return ERR(x, "division by zero");
+        return ct_lower_float((double)p / (double)q);
+      case CT_PY_FLOORDIV:
+      case CT_PY_MOD:
+        if (!q) return ERR(x, "integer division or modulo by zero");
+        if (q == -1 && p == INT64_MIN) return ERR(x, "integer overflow in '%s'", ct_py_binop_str(op));
+        return ct_lower_int(op == CT_PY_FLOORDIV ? floordiv(p, q) : p - floordiv(p, q) * q);
+      case CT_PY_POW:
+        if (q < 0) return ct_lower_float(pow((double)p, (double)q));
+        {
+          int64_t prod = 1;
+          for (int64_t i = 0; i < q; i++)
+            if (__builtin_mul_overflow(prod, p, &prod)) return ERR(x, "integer overflow in '**'");
+          return ct_lower_int(prod);
+        }
+      case CT_PY_BITAND: return ct_lower_int(p & q);
+      case CT_PY_BITOR: return ct_lower_int(p | q);
+      case CT_PY_BITXOR: return ct_lower_int(p ^ q);
+      case CT_PY_LSHIFT: return ct_lower_int(q >= 0 && q < 63 ? (int64_t)((uint64_t)p << q) : 0);
+      case CT_PY_RSHIFT: return ct_lower_int(q >= 0 && q < 63 ? p >> q : 0);
+      default: break;
+      }
+    }
+    return ERR(x, "unsupported integer expression: '%s' on a symbolic size; supported: + - * // "
+                  "on sizes",
+               ct_py_binop_str(op));
+  }
+  if (is_num(a) && is_num(c)) {
+    if ((a.kind != CT_LV_FLOAT && !ct_dim_is_const(a.i)) ||
+        (c.kind != CT_LV_FLOAT && !ct_dim_is_const(c.i)))
       return ERR(x, "unsupported: float arithmetic on a symbolic size");
     double p = a.kind == CT_LV_FLOAT ? a.f : (double)a.i.off,
            q = c.kind == CT_LV_FLOAT ? c.f : (double)c.i.off;
@@ -60,17 +131,34 @@ ct_lower_val ct_lower_binary(ct_lower *L, const ct_py_expr *x, ct_py_binop op, c
     case CT_PY_ADD: return ct_lower_float(p + q);
     case CT_PY_SUB: return ct_lower_float(p - q);
     case CT_PY_MUL: return ct_lower_float(p * q);
-    case CT_PY_DIV: return ct_lower_float(p / q);
+    case CT_PY_DIV:
+      if (q == 0) return ERR(x, "float division by zero");
+      return ct_lower_float(p / q);
+    case CT_PY_FLOORDIV:
+      if (q == 0) return ERR(x, "float floor division by zero");
+      return ct_lower_float(floor(p / q));
+    case CT_PY_MOD:
+      if (q == 0) return ERR(x, "float modulo by zero");
+      return ct_lower_float(p - floor(p / q) * q);
+    case CT_PY_POW: return ct_lower_float(pow(p, q));
     default: return ERR(x, "unsupported operator '%s' on numbers", ct_py_binop_str(op));
     }
   }
+  if (a.kind == CT_LV_TUPLE && c.kind == CT_LV_TUPLE && op == CT_PY_ADD) {
+    ct_lower_val t = ct_lower_tuple(L, a.n + c.n);
+    memcpy(t.elts, a.elts, (size_t)a.n * sizeof *a.elts);
+    memcpy(t.elts + a.n, c.elts, (size_t)c.n * sizeof *c.elts);
+    return t;
+  }
   if (a.kind != CT_LV_TENSOR && c.kind != CT_LV_TENSOR)
-    return ERR(x, "unsupported operands for '%s'", ct_py_binop_str(op));
+    return ERR(x, "unsupported operands for '%s': %s and %s", ct_py_binop_str(op),
+               ct_lower_kind_name(a.kind), ct_lower_kind_name(c.kind));
   ct_dtype dt = a.kind == CT_LV_TENSOR ? a.t->type.dtype : c.t->type.dtype;
   ct_lower_set_loc(L, x);
-  ct_value *p = to_tensor(L, a, dt), *q = to_tensor(L, c, dt);
+  ct_value *p = ct_lower_to_tensor(L, a, dt), *q = ct_lower_to_tensor(L, c, dt);
   if (!p || !q)
-    return ERR(x, "unsupported operands for '%s': a tensor and a non-number", ct_py_binop_str(op));
+    return ERR(x, "unsupported operands for '%s': a tensor and a value of type %s",
+               ct_py_binop_str(op), ct_lower_kind_name((a.kind == CT_LV_TENSOR ? c : a).kind));
   ct_op o;
   switch (op) {
   case CT_PY_ADD: o = CT_OP_ADD; break;
@@ -79,8 +167,15 @@ ct_lower_val ct_lower_binary(ct_lower *L, const ct_py_expr *x, ct_py_binop op, c
   case CT_PY_DIV: o = CT_OP_DIV; break;
   case CT_PY_POW: o = CT_OP_POW; break;
   case CT_PY_MATMUL: o = CT_OP_MATMUL; break;
+  case CT_PY_BITAND:
+  case CT_PY_BITOR:
+    if (dt != CT_DT_BOOL)
+      return ERR(x, "unsupported: '%s' on %s tensors; supported: bool tensors",
+                 ct_py_binop_str(op), ct_dtype_name(dt));
+    o = op == CT_PY_BITAND ? CT_OP_LOGICAL_AND : CT_OP_LOGICAL_OR;
+    break;
   default:
-    return ERR(x, "unsupported operator on tensors: '%s'; supported: + - * / ** @",
+    return ERR(x, "unsupported operator on tensors: '%s'; supported: + - * / ** @, & | on bool",
                ct_py_binop_str(op));
   }
   return ct_lower_tensor(ct_build_binary(&L->b, o, p, q));
@@ -95,222 +190,37 @@ bool ct_lower_tensor_arg(ct_lower *L, const ct_py_expr *x, ct_lower_val v, const
   return true;
 }
 
-/* view/reshape: resolves one -1 from the element count, keeping symbolic dims. */
-static ct_lower_val reshape(ct_lower *L, const ct_py_expr *x, ct_value *t, int n,
-                            const ct_lower_val *dims) {
-  ct_dim shape[CT_MAX_RANK], known = ct_dim_const(1), numel;
-  int hole = -1;
-  if (n > CT_MAX_RANK) return ERR(x, "too many dims");
-  for (int i = 0; i < n; i++) {
-    if (dims[i].kind != CT_LV_INT) return ERR(x, "view/reshape expects integer sizes");
-    shape[i] = dims[i].i;
-    if (ct_dim_is_const(shape[i]) && shape[i].off == -1) {
-      if (hole >= 0) return ERR(x, "only one dimension can be -1");
-      hole = i;
-    } else if (!ct_dim_mul(known, shape[i], &known)) {
-      return ERR(x, "unsupported symbolic shape in view/reshape");
+/* Evaluates a call's arguments for a module call: positional (with *tuple) and keywords. */
+static bool call_args(ct_lower *L, ct_lower_env *e, const ct_py_expr *x, ct_lower_val *args,
+                      int *n, ct_lower_env *kw) {
+  *n = 0;
+  for (int i = 0; i < x->u.call.args.n; i++) {
+    const ct_py_expr *ax = x->u.call.args.items[i];
+    bool starred = ax->kind == CT_PY_STARRED && !ax->u.starred.double_star;
+    ct_lower_val v = ct_lower_eval(L, e, starred ? ax->u.starred.value : ax);
+    if (v.kind == CT_LV_ERR) return false;
+    int k = starred && v.kind == CT_LV_TUPLE ? v.n : 1;
+    if (starred && v.kind != CT_LV_TUPLE) {
+      ERR(ax, "unsupported: *%s in a call; supported: *tuple, *list", ct_lower_kind_name(v.kind));
+      return false;
+    }
+    for (int j = 0; j < k; j++) {
+      if (*n == 16) return ERR(ax, "more than 16 arguments"), false;
+      args[(*n)++] = starred ? v.elts[j] : v;
     }
   }
-  if (hole >= 0) {
-    if (!ct_type_numel(&t->type, &numel) || !ct_dim_div(numel, known, &shape[hole]))
-      return ERR(x, "cannot infer the -1 dimension of view/reshape");
-  }
-  ct_lower_set_loc(L, x);
-  return ct_lower_tensor(ct_build_reshape(&L->b, t, n, shape));
-}
-
-static ct_lower_val flatten(ct_lower *L, const ct_py_expr *x, ct_value *t, int64_t start,
-                            int64_t end) {
-  int r = t->type.rank, s = ct_norm_dim(start, r), e = ct_norm_dim(end, r);
-  if (r == 0) s = e = 0;
-  if (s < 0 || e < 0 || s > e) return ERR(x, "flatten dims out of range");
-  ct_dim shape[CT_MAX_RANK];
-  int n = 0;
-  for (int i = 0; i < s; i++)
-    shape[n++] = t->type.dims[i];
-  ct_dim p = ct_dim_const(1);
-  for (int i = s; i <= e && i < r; i++)
-    if (!ct_dim_mul(p, t->type.dims[i], &p)) return ERR(x, "unsupported symbolic shape in flatten");
-  shape[n++] = p;
-  for (int i = e + 1; i < r; i++)
-    shape[n++] = t->type.dims[i];
-  ct_lower_set_loc(L, x);
-  return ct_lower_tensor(ct_build_reshape(&L->b, t, n, shape));
-}
-
-static bool dims_list(ct_lower *L, const ct_py_expr *x, ct_lower_val v, int64_t *out, int *n) {
-  if (v.kind == CT_LV_TUPLE) {
-    *n = 0;
-    for (int i = 0; i < v.n && i < CT_MAX_RANK; i++)
-      if (!ct_lower_as_int(L, x, v.elts[i], &out[(*n)++])) return false;
-    return true;
-  }
-  *n = 1;
-  return ct_lower_as_int(L, x, v, &out[0]);
-}
-
-static ct_lower_val reduce(ct_lower *L, const ct_py_expr *x, ct_op op, ct_value *t,
-                           ct_lower_val dim, ct_lower_val keep) {
-  int64_t dims[CT_MAX_RANK];
-  int n = 0;
-  if (dim.kind != CT_LV_NONE && !dims_list(L, x, dim, dims, &n)) return ct_lower_err_val();
-  ct_lower_set_loc(L, x);
-  return ct_lower_tensor(ct_build_reduce(&L->b, op, t, n, dims, ct_lower_truthy(keep)));
-}
-
-static ct_lower_val pool(ct_lower *L, const ct_py_expr *x, ct_op op, ct_value *t,
-                         const int64_t k[2], const int64_t s[2], const int64_t p[2]) {
-  ct_attr at[3] = {ct_attr_ints("kernel_size", 2, k), ct_attr_ints("stride", 2, s),
-                   ct_attr_ints("padding", 2, p)};
-  ct_lower_set_loc(L, x);
-  return ct_lower_tensor(ct_build(&L->b, op, 1, &t, at, 3));
-}
-
-static ct_op activation(const char *name) {
-  static const struct {
-    const char *name;
-    ct_op op;
-  } t[] = {{"relu", CT_OP_RELU}, {"gelu", CT_OP_GELU},       {"silu", CT_OP_SILU},
-           {"tanh", CT_OP_TANH}, {"sigmoid", CT_OP_SIGMOID}, {"exp", CT_OP_EXP},
-           {"log", CT_OP_LOG},   {"sqrt", CT_OP_SQRT},       {"abs", CT_OP_ABS},
-           {"neg", CT_OP_NEG}};
-  for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
-    if (strcmp(name, t[i].name) == 0) return t[i].op;
-  return CT_OP_COUNT;
-}
-
-/* torch.*, F.* and tensor methods, after the receiver (for methods) is the first argument. */
-static ct_lower_val call_function(ct_lower *L, ct_lower_env *e, const ct_py_expr *call,
-                                  const char *fn, ct_lower_val *self) {
-  static const char supported[] =
-      "F.relu/gelu/silu, torch.tanh/sigmoid, F.softmax, F.log_softmax, F.max_pool2d, "
-      "F.avg_pool2d, torch.flatten, torch.matmul, torch.cat, .view, .reshape, .flatten, "
-      ".size, .mean, .sum";
-  ct_lower_val a[4];
-  bool h[4];
-  const ct_py_expr_list *args = &call->u.call.args;
-  ct_op act = activation(fn);
-  /* Methods take the receiver as their first parameter: prepend it by binding with offset. */
-  if (act != CT_OP_COUNT) {
-    static const char *const nm[] = {"input", "inplace"};
-    if (self) {
-      if (!ct_lower_bind_args(L, e, call, fn, 0, nm + 1, a + 1, h + 1)) return ct_lower_err_val();
-      a[0] = *self;
-    } else if (!ct_lower_bind_args(L, e, call, fn, 2, nm, a, h))
-      return ct_lower_err_val();
-    if (!ct_lower_tensor_arg(L, call, a[0], fn)) return ct_lower_err_val();
-    ct_lower_set_loc(L, call);
-    return ct_lower_tensor(ct_build_unary(&L->b, act, a[0].t));
-  }
-  if (strcmp(fn, "softmax") == 0 || strcmp(fn, "log_softmax") == 0) {
-    static const char *const nm[] = {"input", "dim"};
-    int off = self ? 1 : 0;
-    if (!ct_lower_bind_args(L, e, call, fn, 2 - off, nm + off, a + off, h + off))
-      return ct_lower_err_val();
-    if (self) a[0] = *self;
-    int64_t d;
-    if (!ct_lower_tensor_arg(L, call, a[0], fn)) return ct_lower_err_val();
-    if (!h[1]) return ERR(call, "%s needs dim=", fn);
-    if (!ct_lower_as_int(L, call, a[1], &d)) return ct_lower_err_val();
-    ct_attr at = ct_attr_int("dim", d);
-    ct_lower_set_loc(L, call);
-    return ct_lower_tensor(
-        ct_build(&L->b, fn[0] == 's' ? CT_OP_SOFTMAX : CT_OP_LOG_SOFTMAX, 1, &a[0].t, &at, 1));
-  }
-  if (strcmp(fn, "max_pool2d") == 0 || strcmp(fn, "avg_pool2d") == 0) {
-    static const char *const nm[] = {"input", "kernel_size", "stride", "padding"};
-    if (self || !ct_lower_bind_args(L, e, call, fn, 4, nm, a, h))
-      return self ? ERR(call, "unsupported method: %s", fn) : ct_lower_err_val();
-    int64_t k[2], s[2], p[2] = {0, 0};
-    if (!ct_lower_tensor_arg(L, call, a[0], fn) || !ct_lower_as_pair(L, call, a[1], k))
-      return ct_lower_err_val();
-    s[0] = k[0], s[1] = k[1];
-    if (h[2] && a[2].kind != CT_LV_NONE && !ct_lower_as_pair(L, call, a[2], s))
-      return ct_lower_err_val();
-    if (h[3] && !ct_lower_as_pair(L, call, a[3], p)) return ct_lower_err_val();
-    return pool(L, call, fn[0] == 'm' ? CT_OP_MAX_POOL2D : CT_OP_AVG_POOL2D, a[0].t, k, s, p);
-  }
-  if (strcmp(fn, "flatten") == 0) {
-    static const char *const nm[] = {"input", "start_dim", "end_dim"};
-    int off = self ? 1 : 0;
-    if (!ct_lower_bind_args(L, e, call, fn, 3 - off, nm + off, a + off, h + off))
-      return ct_lower_err_val();
-    if (self) a[0] = *self;
-    int64_t s = 0, en = -1;
-    if (!ct_lower_tensor_arg(L, call, a[0], fn)) return ct_lower_err_val();
-    if ((h[1] && !ct_lower_as_int(L, call, a[1], &s)) ||
-        (h[2] && !ct_lower_as_int(L, call, a[2], &en)))
-      return ct_lower_err_val();
-    return flatten(L, call, a[0].t, s, en);
-  }
-  if (strcmp(fn, "matmul") == 0 || strcmp(fn, "mm") == 0) {
-    static const char *const nm[] = {"input", "other"};
-    int off = self ? 1 : 0;
-    if (!ct_lower_bind_args(L, e, call, fn, 2 - off, nm + off, a + off, h + off))
-      return ct_lower_err_val();
-    if (self) a[0] = *self;
-    if (!ct_lower_tensor_arg(L, call, a[0], fn) || !ct_lower_tensor_arg(L, call, a[1], fn))
-      return ct_lower_err_val();
-    return ct_lower_binary(L, call, CT_PY_MATMUL, a[0], a[1]);
-  }
-  if (strcmp(fn, "cat") == 0 && !self) {
-    static const char *const nm[] = {"tensors", "dim"};
-    if (!ct_lower_bind_args(L, e, call, fn, 2, nm, a, h)) return ct_lower_err_val();
-    int64_t d = 0;
-    if (h[1] && !ct_lower_as_int(L, call, a[1], &d)) return ct_lower_err_val();
-    if (a[0].kind != CT_LV_TUPLE || a[0].n == 0 || a[0].n > 64)
-      return ERR(call, "torch.cat expects a list of tensors");
-    ct_value *ts[64];
-    for (int i = 0; i < a[0].n; i++) {
-      if (!ct_lower_tensor_arg(L, call, a[0].elts[i], fn)) return ct_lower_err_val();
-      ts[i] = a[0].elts[i].t;
+  for (int i = 0; i < x->u.call.kwargs.n; i++) {
+    const ct_py_keyword *k = &x->u.call.kwargs.items[i];
+    if (!k->name) return ERR(k, "unsupported: **kwargs in a call"), false;
+    if (ct_lower_env_get(kw, k->name)) {
+      ERR(k, "keyword argument repeated: %s", k->name);
+      return false;
     }
-    ct_attr at = ct_attr_int("dim", d);
-    ct_lower_set_loc(L, call);
-    return ct_lower_tensor(ct_build(&L->b, CT_OP_CONCAT, a[0].n, ts, &at, 1));
+    ct_lower_val v = ct_lower_eval(L, e, k->value);
+    if (v.kind == CT_LV_ERR) return false;
+    ct_lower_env_set(L, kw, k->name, v);
   }
-  if (self && (strcmp(fn, "view") == 0 || strcmp(fn, "reshape") == 0)) {
-    if (call->u.call.kwargs.n)
-      return ERR(&call->u.call.kwargs.items[0], "%s takes no keyword arguments", fn);
-    ct_lower_val d[CT_MAX_RANK];
-    int n = 0;
-    for (int i = 0; i < args->n && n < CT_MAX_RANK; i++) {
-      ct_lower_val v = ct_lower_eval(L, e, args->items[i]);
-      if (v.kind == CT_LV_ERR) return v;
-      if (v.kind == CT_LV_TUPLE && args->n == 1) {
-        for (int j = 0; j < v.n && n < CT_MAX_RANK; j++)
-          d[n++] = v.elts[j];
-      } else {
-        d[n++] = v;
-      }
-    }
-    return reshape(L, call, self->t, n, d);
-  }
-  if (self && strcmp(fn, "size") == 0) {
-    static const char *const nm[] = {"dim"};
-    if (!ct_lower_bind_args(L, e, call, fn, 1, nm, a, h)) return ct_lower_err_val();
-    const ct_type *ty = &self->t->type;
-    if (!h[0]) {
-      ct_lower_val t = {0};
-      t.kind = CT_LV_TUPLE;
-      t.n = ty->rank;
-      t.elts = ct_arena_alloc(L->arena, (size_t)(ty->rank + 1) * sizeof *t.elts);
-      for (int i = 0; i < ty->rank; i++)
-        t.elts[i] = ct_lower_dim(ty->dims[i]);
-      return t;
-    }
-    int64_t d;
-    if (!ct_lower_as_int(L, call, a[0], &d)) return ct_lower_err_val();
-    int k = ct_norm_dim(d, ty->rank);
-    if (k < 0) return ERR(call, "dim %lld out of range for rank %d", (long long)d, ty->rank);
-    return ct_lower_dim(ty->dims[k]);
-  }
-  if (self && (strcmp(fn, "mean") == 0 || strcmp(fn, "sum") == 0)) {
-    static const char *const nm[] = {"dim", "keepdim"};
-    if (!ct_lower_bind_args(L, e, call, fn, 2, nm, a, h)) return ct_lower_err_val();
-    return reduce(L, call, fn[0] == 'm' ? CT_OP_MEAN : CT_OP_SUM, self->t, a[0], a[1]);
-  }
-  return ERR(call, "unsupported call: %s%s; supported: %s", self ? "method ." : "", fn, supported);
+  return true;
 }
 
 static ct_lower_val call(ct_lower *L, ct_lower_env *e, const ct_py_expr *x) {
@@ -320,15 +230,18 @@ static ct_lower_val call(ct_lower *L, ct_lower_env *e, const ct_py_expr *x) {
       strcmp(f->u.attr.value->u.call.func->u.name, "super") == 0)
     return ct_lower_none(); /* super().__init__() */
   if (f->kind == CT_PY_NAME && !ct_lower_env_get(e, f->u.name) &&
-      ct_lower_find_class(L, f->u.name)) {
-    if (L->in_forward) return ERR(x, "unsupported: constructing a module in forward");
-    return ct_lower_construct_user(L, e, x, ct_lower_find_class(L, f->u.name));
+      !ct_lower_env_get(&L->imports, f->u.name)) {
+    if (ct_lower_find_class(L, f->u.name)) {
+      if (L->in_forward) return ERR(x, "unsupported: constructing a module in forward");
+      return ct_lower_construct_user(L, e, x, ct_lower_find_class(L, f->u.name));
+    }
+    if (ct_lower_is_builtin(f->u.name)) return ct_lower_call_builtin(L, e, x, f->u.name);
   }
   ct_lower_val fv;
   if (f->kind == CT_PY_ATTR) {
     ct_lower_val recv = ct_lower_eval(L, e, f->u.attr.value);
     if (recv.kind == CT_LV_ERR) return recv;
-    if (recv.kind == CT_LV_TENSOR) return call_function(L, e, x, f->u.attr.attr, &recv);
+    if (recv.kind == CT_LV_TENSOR) return ct_lower_call_function(L, e, x, f->u.attr.attr, &recv);
     if (recv.kind == CT_LV_NS) {
       const char *q = recv.s, *a = f->u.attr.attr;
       if (strcmp(q, "torch.nn") == 0) {
@@ -336,7 +249,7 @@ static ct_lower_val call(ct_lower *L, ct_lower_env *e, const ct_py_expr *x) {
         return ct_lower_construct_nn(L, e, x, a);
       }
       if (strcmp(q, "torch.nn.functional") == 0 || strcmp(q, "torch") == 0)
-        return call_function(L, e, x, a, NULL);
+        return ct_lower_call_function(L, e, x, a, NULL);
       return ERR(x, "unsupported call: %s.%s", q, a);
     }
     fv = ct_lower_eval(L, e, f);
@@ -346,21 +259,23 @@ static ct_lower_val call(ct_lower *L, ct_lower_env *e, const ct_py_expr *x) {
   if (fv.kind == CT_LV_ERR) return fv;
   if (fv.kind == CT_LV_MODULE) {
     if (!L->in_forward) return ERR(x, "unsupported: calling a module in __init__");
-    if (x->u.call.kwargs.n)
-      return ERR(&x->u.call.kwargs.items[0], "unsupported: keyword arguments to a module call");
     ct_lower_val args[16];
-    int n = 0;
-    for (int i = 0; i < x->u.call.args.n && n < 16; i++) {
-      args[n] = ct_lower_eval(L, e, x->u.call.args.items[i]);
-      if (args[n++].kind == CT_LV_ERR) return ct_lower_err_val();
-    }
-    return ct_lower_call_module(L, fv.mod, x, n, args);
+    ct_lower_env kw = {0};
+    int n;
+    if (!call_args(L, e, x, args, &n, &kw)) return ct_lower_err_val();
+    return ct_lower_call_module(L, fv.mod, x, n, args, &kw);
   }
   return ERR(x,
              "unsupported call: a value of type %s is not callable; supported: modules, torch.*, "
-             "F.*, tensor "
-             "methods",
-             value_kind_name(fv.kind));
+             "F.*, tensor methods",
+             ct_lower_kind_name(fv.kind));
+}
+
+static ct_lower_val shape_tuple(ct_lower *L, const ct_type *ty) {
+  ct_lower_val t = ct_lower_tuple(L, ty->rank);
+  for (int i = 0; i < ty->rank; i++)
+    t.elts[i] = ct_lower_dim(ty->dims[i]);
+  return t;
 }
 
 ct_lower_val ct_lower_eval(ct_lower *L, ct_lower_env *e, const ct_py_expr *x) {
@@ -392,7 +307,8 @@ ct_lower_val ct_lower_eval(ct_lower *L, ct_lower_env *e, const ct_py_expr *x) {
     if (o.kind == CT_LV_MODULE) {
       ct_lower_env me = {o.mod->names, o.mod->vals, o.mod->n, o.mod->cap};
       ct_lower_val *v = ct_lower_env_get(&me, a);
-      if (!v) return ERR(x, "module has no attribute '%s'", a);
+      if (!v) return ERR(x, "%s has no attribute '%s'", o.mod->type_name ? o.mod->type_name : "module", a);
+      if (v->kind == CT_LV_PARAM && L->in_forward) return ct_lower_tensor(v->param->v);
       return *v;
     }
     if (o.kind == CT_LV_NS) {
@@ -400,64 +316,78 @@ ct_lower_val ct_lower_eval(ct_lower *L, ct_lower_env *e, const ct_py_expr *x) {
       snprintf(q, sizeof q, "%s.%s", o.s, a);
       if (strcmp(q, "torch.nn.functional") == 0 || strcmp(q, "torch.nn") == 0)
         return ct_lower_ns(L, q);
-      if (strcmp(q, "torch.float32") == 0) return ct_lower_ns(L, q);
+      static const char *const dtypes[] = {"float32", "float", "float64", "double", "int64",
+                                           "long",    "int32", "int",     "bool"};
+      for (size_t i = 0; i < sizeof dtypes / sizeof dtypes[0]; i++)
+        if (strcmp(o.s, "torch") == 0 && strcmp(a, dtypes[i]) == 0) return ct_lower_ns(L, q);
       return ERR(x, "unsupported: %s", q);
     }
-    if (o.kind == CT_LV_TENSOR && strcmp(a, "shape") == 0) {
-      ct_lower_val t = {0};
-      const ct_type *ty = &o.t->type;
-      t.kind = CT_LV_TUPLE;
-      t.n = ty->rank;
-      t.elts = ct_arena_alloc(L->arena, (size_t)(ty->rank + 1) * sizeof *t.elts);
-      for (int i = 0; i < ty->rank; i++)
-        t.elts[i] = ct_lower_dim(ty->dims[i]);
-      return t;
+    if (o.kind == CT_LV_TENSOR && strcmp(a, "shape") == 0) return shape_tuple(L, &o.t->type);
+    if (o.kind == CT_LV_TENSOR && strcmp(a, "ndim") == 0) return ct_lower_int(o.t->type.rank);
+    if (o.kind == CT_LV_TENSOR && strcmp(a, "T") == 0 && o.t->type.rank <= 2) {
+      if (o.t->type.rank < 2) return o;
+      int64_t perm[2] = {1, 0};
+      ct_lower_set_loc(L, x);
+      return ct_lower_tensor(ct_build_permute(&L->b, o.t, 2, perm));
     }
-    return ERR(x, "unsupported attribute: .%s; supported: module attributes, .shape", a);
+    return ERR(x, "unsupported attribute: .%s of a value of type %s; supported: module "
+                  "attributes, .shape, .ndim, .T",
+               a, ct_lower_kind_name(o.kind));
   }
-  case CT_PY_SUBSCRIPT: {
-    ct_lower_val o = ct_lower_eval(L, e, x->u.sub.value), i = ct_lower_eval(L, e, x->u.sub.index);
-    int64_t k;
-    if (o.kind == CT_LV_ERR || i.kind == CT_LV_ERR) return ct_lower_err_val();
-    if (o.kind == CT_LV_TUPLE && ct_lower_as_int(L, x->u.sub.index, i, &k)) {
-      if (k < 0) k += o.n;
-      if (k < 0 || k >= o.n) return ERR(x, "index %lld out of range", (long long)k);
-      return o.elts[k];
-    }
-    if (o.kind == CT_LV_MODULE && o.mod->kind == CT_LM_SEQ &&
-        ct_lower_as_int(L, x->u.sub.index, i, &k)) {
-      if (k < 0) k += o.mod->n;
-      if (k < 0 || k >= o.mod->n) return ERR(x, "index %lld out of range", (long long)k);
-      return o.mod->vals[k];
-    }
-    return ERR(x, "unsupported subscript: %s[...]; supported: tuple[i], x.shape[i], Sequential[i]",
-               value_kind_name(o.kind));
-  }
+  case CT_PY_SUBSCRIPT: return ct_lower_subscript(L, e, x);
   case CT_PY_TUPLE:
   case CT_PY_LIST: {
-    ct_lower_val t = {0};
-    t.kind = CT_LV_TUPLE;
-    t.n = x->u.elts.n;
-    t.elts = ct_arena_alloc(L->arena, (size_t)(t.n + 1) * sizeof *t.elts);
+    ct_lower_val t = ct_lower_tuple(L, x->u.elts.n);
     for (int i = 0; i < t.n; i++) {
       t.elts[i] = ct_lower_eval(L, e, x->u.elts.items[i]);
       if (t.elts[i].kind == CT_LV_ERR) return ct_lower_err_val();
     }
     return t;
   }
+  case CT_PY_LISTCOMP: return ct_lower_listcomp(L, e, x);
+  case CT_PY_COMPARE: return ct_lower_compare(L, e, x);
+  case CT_PY_BOOLOP: return ct_lower_boolop(L, e, x);
+  case CT_PY_IFEXP: {
+    bool t;
+    if (!ct_lower_cond(L, x->u.ifexp.cond, ct_lower_eval(L, e, x->u.ifexp.cond), &t))
+      return ct_lower_err_val();
+    return ct_lower_eval(L, e, t ? x->u.ifexp.then : x->u.ifexp.orelse);
+  }
   case CT_PY_UNARY: {
     ct_lower_val o = ct_lower_eval(L, e, x->u.unary.operand);
     if (o.kind == CT_LV_ERR) return o;
-    if (x->u.unary.op == CT_PY_POS) return o;
-    if (x->u.unary.op == CT_PY_NEG) {
-      if (o.kind == CT_LV_INT && ct_dim_is_const(o.i)) return ct_lower_int(-o.i.off);
+    ct_py_unop op = x->u.unary.op;
+    if (op == CT_PY_NOT) {
+      if (o.kind == CT_LV_TENSOR)
+        return ERR(x, "unsupported: 'not' on a tensor; use ~ or torch.logical_not");
+      bool t;
+      if (!ct_lower_cond(L, x->u.unary.operand, o, &t)) return ct_lower_err_val();
+      ct_lower_val v = ct_lower_int(!t);
+      v.kind = CT_LV_BOOL;
+      return v;
+    }
+    if (op == CT_PY_POS && (is_num(o) || o.kind == CT_LV_TENSOR)) return o;
+    if (op == CT_PY_NEG) {
+      if ((o.kind == CT_LV_INT || o.kind == CT_LV_BOOL)) {
+        ct_dim r;
+        if (ct_dim_mul(o.i, ct_dim_const(-1), &r)) return ct_lower_dim(r);
+      }
       if (o.kind == CT_LV_FLOAT) return ct_lower_float(-o.f);
       if (o.kind == CT_LV_TENSOR) {
         ct_lower_set_loc(L, x);
         return ct_lower_tensor(ct_build_unary(&L->b, CT_OP_NEG, o.t));
       }
+      if (o.kind == CT_LV_INIT) return ct_lower_binary(L, x, CT_PY_MUL, o, ct_lower_int(-1));
     }
-    return ERR(x, "unsupported unary operator '%s'", ct_py_unop_str(x->u.unary.op));
+    if (op == CT_PY_INVERT) {
+      if (o.kind == CT_LV_TENSOR && o.t->type.dtype == CT_DT_BOOL) {
+        ct_lower_set_loc(L, x);
+        return ct_lower_tensor(ct_build_unary(&L->b, CT_OP_LOGICAL_NOT, o.t));
+      }
+      if (o.kind == CT_LV_INT && ct_dim_is_const(o.i)) return ct_lower_int(~o.i.off);
+    }
+    return ERR(x, "unsupported unary operator '%s' on a value of type %s",
+               ct_py_unop_str(op), ct_lower_kind_name(o.kind));
   }
   case CT_PY_BINARY: {
     ct_lower_val a = ct_lower_eval(L, e, x->u.binary.lhs), c = ct_lower_eval(L, e, x->u.binary.rhs);
@@ -467,51 +397,127 @@ ct_lower_val ct_lower_eval(ct_lower *L, ct_lower_env *e, const ct_py_expr *x) {
   default:
     return ERR(x,
                "unsupported expression: %s; supported: names, attributes, calls, numbers, "
-               "tuples, lists, arithmetic, subscripts",
+               "strings, tuples, lists, list comprehensions, arithmetic, comparisons, and/or/not, "
+               "conditional expressions, subscripts",
                ct_py_expr_kind_name(x->kind));
   }
 }
 
+/* A built-in module's forward(input): one positional argument or input=. */
+static bool module_input(ct_lower *L, ct_lower_mod *m, const ct_py_expr *site, int n,
+                         ct_lower_val *args, ct_lower_env *kw, ct_lower_val *out) {
+  const char *name = m->type_name ? m->type_name : "module";
+  for (int i = 0; kw && i < kw->n; i++)
+    if (strcmp(kw->names[i], "input") != 0 || n > 0) {
+      ct_lower_error(L, site->line, site->col,
+                     strcmp(kw->names[i], "input") == 0
+                         ? "%s.forward() got multiple values for argument '%s'"
+                         : "%s.forward() got an unexpected keyword argument '%s'; supported: input",
+                     name, kw->names[i]);
+      return false;
+    }
+  int total = n + (kw ? kw->n : 0);
+  if (total != 1) {
+    ct_lower_error(L, site->line, site->col,
+                   "%s.forward() takes 1 argument (input) but %d were given", name, total);
+    return false;
+  }
+  *out = n ? args[0] : kw->vals[0];
+  if (out->kind == CT_LV_ERR) return false;
+  if (out->kind != CT_LV_TENSOR) {
+    ct_lower_error(L, site->line, site->col, "%s expects a tensor, got a value of type %s", name,
+                   ct_lower_kind_name(out->kind));
+    return false;
+  }
+  return true;
+}
+
 ct_lower_val ct_lower_call_module(ct_lower *L, ct_lower_mod *m, const ct_py_expr *site, int n,
-                                  ct_lower_val *args) {
+                                  ct_lower_val *args, ct_lower_env *kw) {
   if (m->kind == CT_LM_USER) {
     const ct_py_stmt *fwd = ct_lower_find_method(m->cls, "forward");
-    if (!fwd) return ERR(site, "class %s has no forward", m->cls->u.class_.name);
+    if (!fwd) return ERR(site, "class %s has no forward method", m->cls->u.class_.name);
     if (++L->depth > 64) return ERR(site, "modules nested too deeply");
     ct_lower_env e = {0};
+    const char *outer = L->cur_class;
+    L->cur_class = m->cls->u.class_.name;
     ct_lower_env_set(L, &e, "self", ct_lower_modv(m));
-    ct_lower_val r = ct_lower_bind_params(L, &e, fwd, site->line, site->col, n, args, NULL)
+    ct_lower_val r = ct_lower_bind_params(L, &e, fwd, site->line, site->col, n, args, kw)
                          ? ct_lower_body(L, &e, &fwd->u.def.body, m)
                          : ct_lower_err_val();
+    L->cur_class = outer;
     L->depth--;
     return r;
   }
-  if (n != 1) return ERR(site, "this module takes one tensor argument");
-  if (!ct_lower_tensor_arg(L, site, args[0], "module call")) return ct_lower_err_val();
-  ct_value *x = args[0].t;
+  if (m->kind == CT_LM_LIST)
+    return ERR(site, "nn.ModuleList is not callable; iterate over it or index it");
+  ct_lower_val in;
+  if (!module_input(L, m, site, n, args, kw, &in)) return ct_lower_err_val();
+  ct_value *x = in.t;
   ct_lower_set_loc(L, site);
   switch (m->kind) {
   case CT_LM_LINEAR: {
-    ct_value *in[3] = {x, m->weight_v, m->bias_v};
-    return ct_lower_tensor(ct_build(&L->b, CT_OP_LINEAR, m->bias ? 3 : 2, in, NULL, 0));
+    ct_value *ops[3] = {x, m->weight_v, m->bias_v};
+    return ct_lower_tensor(ct_build(&L->b, CT_OP_LINEAR, m->bias ? 3 : 2, ops, NULL, 0));
   }
   case CT_LM_CONV2D: {
-    ct_value *in[3] = {x, m->weight_v, m->bias_v};
+    ct_value *ops[3] = {x, m->weight_v, m->bias_v};
     ct_attr at[4] = {ct_attr_ints("stride", 2, m->stride), ct_attr_ints("padding", 2, m->pad),
                      ct_attr_ints("dilation", 2, m->dil), ct_attr_int("groups", m->groups)};
-    return ct_lower_tensor(ct_build(&L->b, CT_OP_CONV2D, m->bias ? 3 : 2, in, at, 4));
+    return ct_lower_tensor(ct_build(&L->b, CT_OP_CONV2D, m->bias ? 3 : 2, ops, at, 4));
   }
-  case CT_LM_MAXPOOL: return pool(L, site, CT_OP_MAX_POOL2D, x, m->k, m->stride, m->pad);
-  case CT_LM_AVGPOOL: return pool(L, site, CT_OP_AVG_POOL2D, x, m->k, m->stride, m->pad);
-  case CT_LM_ACT: return ct_lower_tensor(ct_build_unary(&L->b, m->op, x));
-  case CT_LM_IDENTITY: return args[0];
-  case CT_LM_FLATTEN: return flatten(L, site, x, m->start_dim, m->end_dim);
+  case CT_LM_MAXPOOL: return ct_lower_pool(L, site, CT_OP_MAX_POOL2D, x, m->k, m->stride, m->pad);
+  case CT_LM_AVGPOOL: return ct_lower_pool(L, site, CT_OP_AVG_POOL2D, x, m->k, m->stride, m->pad);
+  case CT_LM_ADAPTIVE_AVGPOOL: return ct_lower_adaptive_avg_pool(L, site, x, m->k);
+  case CT_LM_ACT:
+    if (m->op == CT_OP_GELU && strcmp(m->approximate, "none") != 0) {
+      ct_attr at = ct_attr_str("approximate", m->approximate);
+      return ct_lower_tensor(ct_build(&L->b, CT_OP_GELU, 1, &x, &at, 1));
+    }
+    return ct_lower_tensor(ct_build_unary(&L->b, m->op, x));
+  case CT_LM_SOFTMAX: {
+    ct_attr at = ct_attr_int("dim", m->start_dim);
+    return ct_lower_tensor(ct_build(&L->b, m->op, 1, &x, &at, 1));
+  }
+  case CT_LM_IDENTITY: return in;
+  case CT_LM_FLATTEN: return ct_lower_flatten(L, site, x, m->start_dim, m->end_dim);
+  case CT_LM_BATCHNORM: {
+    int r = x->type.rank;
+    if (m->k[0] == 4 ? r != 4 : (r != 2 && r != 3)) {
+      char ty[128];
+      ct_type_format(L->m, &x->type, ty, sizeof ty);
+      return ERR(site, "%s expects a rank-%s input, got %s", m->type_name,
+                 m->k[0] == 4 ? "4" : "2 or 3", ty);
+    }
+    ct_value *w = m->weight_v, *b = m->bias_v;
+    if (!m->bias) {
+      ct_type t = ct_type_concrete(x->type.dtype, 1, &m->out);
+      w = ct_build_full(&L->b, &t, 1.0);
+      b = ct_build_full(&L->b, &t, 0.0);
+    }
+    ct_value *ops[5] = {x, w, b, m->mean_v, m->var_v};
+    ct_attr at = ct_attr_float("eps", m->eps);
+    return ct_lower_tensor(ct_build(&L->b, CT_OP_BATCH_NORM, 5, ops, &at, 1));
+  }
+  case CT_LM_LAYERNORM: {
+    ct_value *ops[3] = {x, m->weight_v, m->bias_v};
+    ct_attr at[2] = {ct_attr_ints("normalized_shape", m->n_norm, m->norm_shape),
+                     ct_attr_float("eps", m->eps)};
+    return ct_lower_tensor(ct_build(&L->b, CT_OP_LAYER_NORM, m->bias ? 3 : 1, ops, at, 2));
+  }
+  case CT_LM_EMBEDDING: {
+    ct_value *ops[2] = {x, m->weight_v};
+    ct_attr at = ct_attr_int("padding_idx", m->padding_idx);
+    return ct_lower_tensor(ct_build(&L->b, CT_OP_EMBEDDING, 2, ops, &at, 1));
+  }
   case CT_LM_SEQ: {
-    ct_lower_val v = args[0];
+    ct_lower_val v = in;
     for (int i = 0; i < m->n && v.kind != CT_LV_ERR; i++)
-      if (m->vals[i].kind == CT_LV_MODULE) v = ct_lower_call_module(L, m->vals[i].mod, site, 1, &v);
+      if (m->vals[i].kind == CT_LV_MODULE)
+        v = ct_lower_call_module(L, m->vals[i].mod, site, 1, &v, NULL);
     return v;
   }
+  case CT_LM_LIST:
   case CT_LM_USER: break;
   }
   return ct_lower_err_val();

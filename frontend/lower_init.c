@@ -43,26 +43,61 @@ bool ct_lower_bind_args(ct_lower *L, ct_lower_env *e, const ct_py_expr *call, co
   for (int i = 0; i < n_names; i++)
     out[i] = ct_lower_none(), have[i] = false;
   const ct_py_expr_list *args = &call->u.call.args;
-  if (args->n > n_names) {
-    ERR(args->items[n_names], "%s takes at most %d positional arguments", fname, n_names);
-    ok = false;
+  int n_pos = 0;
+  const ct_py_expr *extra = NULL;
+  for (int i = 0; i < args->n; i++) {
+    const ct_py_expr *ax = args->items[i];
+    if (n_pos >= n_names && !extra) extra = ax;
+    if (ax->kind == CT_PY_STARRED && !ax->u.starred.double_star) {
+      ct_lower_val v = ct_lower_eval(L, e, ax->u.starred.value);
+      if (v.kind == CT_LV_ERR) {
+        ok = false;
+        continue;
+      }
+      if (v.kind != CT_LV_TUPLE) {
+        ERR(ax, "unsupported: *%s in a call; supported: *tuple, *list",
+            ct_lower_kind_name(v.kind));
+        ok = false;
+        continue;
+      }
+      for (int j = 0; j < v.n; j++, n_pos++)
+        if (n_pos < n_names) out[n_pos] = v.elts[j], have[n_pos] = true;
+      continue;
+    }
+    if (n_pos < n_names) {
+      out[n_pos] = ct_lower_eval(L, e, ax);
+      have[n_pos] = true;
+      if (out[n_pos].kind == CT_LV_ERR) ok = false;
+    }
+    n_pos++;
   }
-  for (int i = 0; i < args->n && i < n_names; i++) {
-    out[i] = ct_lower_eval(L, e, args->items[i]);
-    have[i] = true;
-    if (out[i].kind == CT_LV_ERR) ok = false;
+  if (n_pos > n_names) {
+    ERR(extra ? extra : call, "%s takes at most %d positional argument%s but %d were given", fname, n_names,
+        n_names == 1 ? "" : "s", n_pos);
+    ok = false;
   }
   for (int k = 0; k < call->u.call.kwargs.n; k++) {
     const ct_py_keyword *kw = &call->u.call.kwargs.items[k];
     int j = -1;
     for (int i = 0; kw->name && i < n_names; i++)
       if (strcmp(names[i], kw->name) == 0) j = i;
+    if (j >= 0 && have[j]) {
+      ERR(kw, "%s got multiple values for argument '%s'", fname, kw->name);
+      ok = false;
+      continue;
+    }
     if (j < 0) {
       char list[256] = "";
       for (int i = 0; i < n_names; i++)
-        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", names[i]);
-      ERR(kw, "unexpected keyword argument '%s' for %s; supported: %s", kw->name ? kw->name : "**",
-          fname, list);
+        if (names[i][0] != '_')
+          snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", list[0] ? ", " : "",
+                   names[i]);
+      if (list[0])
+        ERR(kw, "unexpected keyword argument '%s' for %s; supported: %s",
+            kw->name ? kw->name : "**", fname, list);
+      else
+        ERR(kw, "unexpected keyword argument '%s' for %s; it takes none",
+            kw->name ? kw->name : "**", fname);
       ok = false;
       continue;
     }
@@ -73,9 +108,62 @@ bool ct_lower_bind_args(ct_lower *L, ct_lower_env *e, const ct_py_expr *call, co
   return ok;
 }
 
+static bool as_float(ct_lower *L, const ct_py_expr *x, ct_lower_val v, double *out) {
+  if (v.kind == CT_LV_FLOAT) {
+    *out = v.f;
+    return true;
+  }
+  int64_t i;
+  if (!ct_lower_as_int(L, x, v, &i)) return false;
+  *out = (double)i;
+  return true;
+}
+
+/* nn.Parameter(torch.zeros/ones/randn/rand(...) [* scalar], requires_grad=...). */
+static ct_lower_val construct_parameter(ct_lower *L, ct_lower_env *e, const ct_py_expr *call) {
+  static const char *const nm[] = {"data", "requires_grad"};
+  ct_lower_val a[2];
+  bool h[2];
+  if (!ct_lower_bind_args(L, e, call, "nn.Parameter", 2, nm, a, h)) return ct_lower_err_val();
+  if (!h[0] || a[0].kind != CT_LV_INIT)
+    return ERR(call, "unsupported nn.Parameter argument%s%s; supported: torch.zeros/ones/randn/"
+                     "rand(*size), optionally times a number",
+               h[0] ? " of type " : "", h[0] ? ct_lower_kind_name(a[0].kind) : "");
+  ct_lower_param *p = ct_arena_memdup(L->arena, a[0].param, sizeof *p);
+  p->kind = h[1] && !ct_lower_truthy(a[1]) ? CT_PARAM_BUFFER : CT_PARAM_WEIGHT;
+  ct_lower_val v = {0};
+  v.kind = CT_LV_PARAM;
+  v.param = p;
+  return v;
+}
+
+static bool norm_args(ct_lower *L, const ct_py_expr *call, const ct_lower_val *a, const bool *h,
+                      int eps_i, int affine_i, ct_lower_mod *m) {
+  m->eps = 1e-5;
+  m->bias = true;
+  if (h[eps_i] && !as_float(L, call, a[eps_i], &m->eps)) return false;
+  if (affine_i >= 0 && h[affine_i]) m->bias = ct_lower_truthy(a[affine_i]);
+  return true;
+}
+
+static ct_lower_val construct_nn_kind(ct_lower *L, ct_lower_env *e, const ct_py_expr *call,
+                                      const char *cls);
+
 /* The nn.Module classes ctorch knows, constructed in __init__. */
 ct_lower_val ct_lower_construct_nn(ct_lower *L, ct_lower_env *e, const ct_py_expr *call,
                                    const char *cls) {
+  if (strcmp(cls, "Parameter") == 0) return construct_parameter(L, e, call);
+  ct_lower_val v = construct_nn_kind(L, e, call, cls);
+  if (v.kind == CT_LV_MODULE) {
+    char name[64];
+    snprintf(name, sizeof name, "nn.%s", cls);
+    v.mod->type_name = ct_arena_strdup(L->arena, name);
+  }
+  return v;
+}
+
+static ct_lower_val construct_nn_kind(ct_lower *L, ct_lower_env *e, const ct_py_expr *call,
+                                      const char *cls) {
   const char *fname = cls;
   if (strcmp(cls, "Linear") == 0) {
     static const char *const nm[] = {"in_features", "out_features", "bias"};
@@ -133,12 +221,24 @@ ct_lower_val ct_lower_construct_nn(ct_lower *L, ct_lower_env *e, const ct_py_exp
   for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++)
     if (strcmp(cls, acts[i].name) == 0) {
       static const char *const nm[] = {"inplace"};
+      static const char *const gelu_nm[] = {"approximate"};
+      bool gelu = acts[i].op == CT_OP_GELU;
+      bool inplace = acts[i].op == CT_OP_RELU || acts[i].op == CT_OP_SILU;
+      char qual[32];
+      snprintf(qual, sizeof qual, "nn.%s", cls);
       ct_lower_val a[1];
       bool h[1];
-      if (!ct_lower_bind_args(L, e, call, cls, cls[0] == 'R' ? 1 : 0, nm, a, h))
+      if (!ct_lower_bind_args(L, e, call, qual, gelu || inplace ? 1 : 0, gelu ? gelu_nm : nm, a,
+                              h))
         return ct_lower_err_val();
       ct_lower_mod *m = ct_lower_mod_new(L, CT_LM_ACT);
       m->op = acts[i].op;
+      m->approximate = "none";
+      if (gelu && h[0]) {
+        if (a[0].kind != CT_LV_STR || (strcmp(a[0].s, "none") != 0 && strcmp(a[0].s, "tanh") != 0))
+          return ERR(call, "nn.GELU: approximate must be 'none' or 'tanh'");
+        m->approximate = a[0].s;
+      }
       return ct_lower_modv(m);
     }
   if (strcmp(cls, "Identity") == 0 || strcmp(cls, "Dropout") == 0) {
@@ -164,29 +264,151 @@ ct_lower_val ct_lower_construct_nn(ct_lower *L, ct_lower_env *e, const ct_py_exp
   if (strcmp(cls, "Sequential") == 0) {
     ct_lower_mod *m = ct_lower_mod_new(L, CT_LM_SEQ);
     bool ok = true;
+    int k = 0;
     for (int i = 0; i < call->u.call.args.n; i++) {
       const ct_py_expr *ax = call->u.call.args.items[i];
-      ct_lower_val v = ct_lower_eval(L, e, ax);
+      bool starred = ax->kind == CT_PY_STARRED;
+      ct_lower_val v = ct_lower_eval(L, e, starred ? ax->u.starred.value : ax);
       if (v.kind == CT_LV_ERR) {
         ok = false;
         continue;
       }
-      if (v.kind != CT_LV_MODULE) {
-        ERR(ax, "nn.Sequential takes modules");
-        ok = false;
-        continue;
+      int n = starred && v.kind == CT_LV_TUPLE ? v.n : 1;
+      for (int j = 0; j < n; j++) {
+        ct_lower_val c = starred && v.kind == CT_LV_TUPLE ? v.elts[j] : v;
+        if (c.kind != CT_LV_MODULE) {
+          ERR(ax, "nn.Sequential takes modules, got a value of type %s",
+              ct_lower_kind_name(c.kind));
+          ok = false;
+          continue;
+        }
+        char name[24];
+        snprintf(name, sizeof name, "%d", k++);
+        ct_lower_mod_set(L, m, ct_arena_strdup(L->arena, name), c);
       }
-      char name[24];
-      snprintf(name, sizeof name, "%d", i);
-      ct_lower_mod_set(L, m, ct_arena_strdup(L->arena, name), v);
     }
     if (call->u.call.kwargs.n)
       return ERR(&call->u.call.kwargs.items[0], "nn.Sequential takes no keyword arguments");
     return ok ? ct_lower_modv(m) : ct_lower_err_val();
   }
+  if (strcmp(cls, "ModuleList") == 0) {
+    static const char *const nm[] = {"modules"};
+    ct_lower_val a[1];
+    bool h[1];
+    if (!ct_lower_bind_args(L, e, call, "nn.ModuleList", 1, nm, a, h)) return ct_lower_err_val();
+    ct_lower_mod *m = ct_lower_mod_new(L, CT_LM_LIST);
+    if (!h[0] || a[0].kind == CT_LV_NONE) return ct_lower_modv(m);
+    if (a[0].kind != CT_LV_TUPLE)
+      return ERR(call, "nn.ModuleList takes a list of modules, got a value of type %s",
+                 ct_lower_kind_name(a[0].kind));
+    for (int i = 0; i < a[0].n; i++) {
+      if (a[0].elts[i].kind != CT_LV_MODULE)
+        return ERR(call, "nn.ModuleList takes modules; item %d is a value of type %s", i,
+                   ct_lower_kind_name(a[0].elts[i].kind));
+      char name[24];
+      snprintf(name, sizeof name, "%d", i);
+      ct_lower_mod_set(L, m, ct_arena_strdup(L->arena, name), a[0].elts[i]);
+    }
+    return ct_lower_modv(m);
+  }
+  if (strcmp(cls, "BatchNorm1d") == 0 || strcmp(cls, "BatchNorm2d") == 0) {
+    static const char *const nm[] = {"num_features", "eps", "momentum", "affine",
+                                     "track_running_stats"};
+    ct_lower_val a[5];
+    bool h[5];
+    char qual[32];
+    snprintf(qual, sizeof qual, "nn.%s", cls);
+    if (!ct_lower_bind_args(L, e, call, qual, 5, nm, a, h)) return ct_lower_err_val();
+    ct_lower_mod *m = ct_lower_mod_new(L, CT_LM_BATCHNORM);
+    m->k[0] = cls[9] == '2' ? 4 : 0; /* BatchNorm2d takes rank-4 input, 1d rank 2 or 3 */
+    if (!h[0]) return ERR(call, "%s needs num_features", qual);
+    if (!ct_lower_as_int(L, call, a[0], &m->out) || !norm_args(L, call, a, h, 1, 3, m))
+      return ct_lower_err_val();
+    if (h[4] && !ct_lower_truthy(a[4]))
+      return ERR(call, "unsupported: %s(track_running_stats=False) (batch statistics in eval "
+                       "mode); supported: running statistics",
+                 qual);
+    if (m->out < 1) return ERR(call, "%s needs num_features >= 1", qual);
+    return ct_lower_modv(m);
+  }
+  if (strcmp(cls, "LayerNorm") == 0) {
+    static const char *const nm[] = {"normalized_shape", "eps", "elementwise_affine"};
+    ct_lower_val a[3];
+    bool h[3];
+    if (!ct_lower_bind_args(L, e, call, "nn.LayerNorm", 3, nm, a, h)) return ct_lower_err_val();
+    ct_lower_mod *m = ct_lower_mod_new(L, CT_LM_LAYERNORM);
+    if (!h[0]) return ERR(call, "nn.LayerNorm needs normalized_shape");
+    if (a[0].kind == CT_LV_TUPLE) {
+      if (a[0].n < 1 || a[0].n > CT_MAX_RANK)
+        return ERR(call, "nn.LayerNorm: normalized_shape needs 1 to %d dims", CT_MAX_RANK);
+      for (int i = 0; i < a[0].n; i++)
+        if (!ct_lower_as_int(L, call, a[0].elts[i], &m->norm_shape[i])) return ct_lower_err_val();
+      m->n_norm = a[0].n;
+    } else {
+      if (!ct_lower_as_int(L, call, a[0], &m->norm_shape[0])) return ct_lower_err_val();
+      m->n_norm = 1;
+    }
+    for (int i = 0; i < m->n_norm; i++)
+      if (m->norm_shape[i] < 1) return ERR(call, "nn.LayerNorm: normalized_shape must be positive");
+    if (!norm_args(L, call, a, h, 1, 2, m)) return ct_lower_err_val();
+    return ct_lower_modv(m);
+  }
+  if (strcmp(cls, "Embedding") == 0) {
+    static const char *const nm[] = {"num_embeddings", "embedding_dim", "padding_idx",
+                                     "max_norm",       "norm_type",     "scale_grad_by_freq",
+                                     "sparse"};
+    ct_lower_val a[7];
+    bool h[7];
+    if (!ct_lower_bind_args(L, e, call, "nn.Embedding", 7, nm, a, h)) return ct_lower_err_val();
+    ct_lower_mod *m = ct_lower_mod_new(L, CT_LM_EMBEDDING);
+    if (!h[0] || !h[1]) return ERR(call, "nn.Embedding needs num_embeddings and embedding_dim");
+    if (!ct_lower_as_int(L, call, a[0], &m->in) || !ct_lower_as_int(L, call, a[1], &m->out))
+      return ct_lower_err_val();
+    if (m->in < 1 || m->out < 1)
+      return ERR(call, "nn.Embedding needs positive num_embeddings and embedding_dim");
+    m->padding_idx = -1;
+    if (h[2] && a[2].kind != CT_LV_NONE) {
+      if (!ct_lower_as_int(L, call, a[2], &m->padding_idx)) return ct_lower_err_val();
+      if (m->padding_idx < -m->in || m->padding_idx >= m->in)
+        return ERR(call, "nn.Embedding: padding_idx must be within num_embeddings");
+      if (m->padding_idx < 0) m->padding_idx += m->in;
+    }
+    if (h[3] && a[3].kind != CT_LV_NONE)
+      return ERR(call, "unsupported: nn.Embedding(max_norm=...) (renormalizes weights in place)");
+    return ct_lower_modv(m);
+  }
+  if (strcmp(cls, "AdaptiveAvgPool2d") == 0) {
+    static const char *const nm[] = {"output_size"};
+    ct_lower_val a[1];
+    bool h[1];
+    if (!ct_lower_bind_args(L, e, call, "nn.AdaptiveAvgPool2d", 1, nm, a, h))
+      return ct_lower_err_val();
+    ct_lower_mod *m = ct_lower_mod_new(L, CT_LM_ADAPTIVE_AVGPOOL);
+    if (!h[0]) return ERR(call, "nn.AdaptiveAvgPool2d needs output_size");
+    if (!ct_lower_as_pair(L, call, a[0], m->k)) return ct_lower_err_val();
+    return ct_lower_modv(m);
+  }
+  if (strcmp(cls, "Softmax") == 0 || strcmp(cls, "LogSoftmax") == 0) {
+    static const char *const nm[] = {"dim"};
+    ct_lower_val a[1];
+    bool h[1];
+    char qual[32];
+    snprintf(qual, sizeof qual, "nn.%s", cls);
+    if (!ct_lower_bind_args(L, e, call, qual, 1, nm, a, h)) return ct_lower_err_val();
+    ct_lower_mod *m = ct_lower_mod_new(L, CT_LM_SOFTMAX);
+    m->op = cls[0] == 'S' ? CT_OP_SOFTMAX : CT_OP_LOG_SOFTMAX;
+    if (!h[0] || a[0].kind == CT_LV_NONE)
+      return ERR(call, "unsupported: %s without dim (PyTorch's implicit dim is deprecated); "
+                       "pass dim=",
+                 qual);
+    if (!ct_lower_as_int(L, call, a[0], &m->start_dim)) return ct_lower_err_val();
+    return ct_lower_modv(m);
+  }
   return ERR(call,
              "unsupported module: nn.%s; supported: Linear, Conv2d, MaxPool2d, AvgPool2d, "
-             "ReLU, GELU, SiLU, Tanh, Sigmoid, Identity, Dropout, Flatten, Sequential",
+             "AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, LayerNorm, Embedding, ReLU, GELU, "
+             "SiLU, Tanh, Sigmoid, Softmax, LogSoftmax, Identity, Dropout, Flatten, Sequential, "
+             "ModuleList, Parameter",
              cls);
 }
 
@@ -208,22 +430,45 @@ const ct_py_stmt *ct_lower_find_method(const ct_py_stmt *cls, const char *name) 
   return NULL;
 }
 
-/* Binds a def's parameters (after self) to argument values and its defaults. */
+/* Binds a def's parameters (after self) to positional arguments, keyword arguments kwvals (may
+ * be NULL) and its defaults, as Python does; line:col is the call site. */
 bool ct_lower_bind_params(ct_lower *L, ct_lower_env *e, const ct_py_stmt *def, int line, int col,
                           int n, const ct_lower_val *args, ct_lower_env *kwvals) {
   int np = def->u.def.n_params;
-  if (n > np - 1) {
-    ct_lower_error(L, line, col, "%s() takes %d arguments but %d were given", def->u.def.name,
-                   np - 1, n);
-    return false;
-  }
+  const char *cls = L->cur_class ? L->cur_class : "";
+  char fname[160];
+  snprintf(fname, sizeof fname, "%s%s%s()", cls, cls[0] ? "." : "", def->u.def.name);
+  bool ok = true;
   for (int i = 1; i < np; i++) {
     const ct_py_param *p = &def->u.def.params[i];
     if (p->kind != CT_PY_PARAM_NORMAL) {
-      ERR(p, "unsupported parameter kind in %s(); supported: plain parameters with defaults",
-          def->u.def.name);
+      ERR(p, "unsupported parameter kind in %s; supported: plain parameters with defaults",
+          fname);
       return false;
     }
+  }
+  if (n > np - 1) {
+    ct_lower_error(L, line, col, "%s takes %d argument%s but %d were given", fname, np - 1,
+                   np - 1 == 1 ? "" : "s", n);
+    return false;
+  }
+  for (int k = 0; kwvals && k < kwvals->n; k++) {
+    int j = -1;
+    for (int i = 1; i < np; i++)
+      if (strcmp(def->u.def.params[i].name, kwvals->names[k]) == 0) j = i;
+    if (j < 0) {
+      ct_lower_error(L, line, col, "%s got an unexpected keyword argument '%s'", fname,
+                     kwvals->names[k]);
+      ok = false;
+    } else if (j - 1 < n) {
+      ct_lower_error(L, line, col, "%s got multiple values for argument '%s'", fname,
+                     kwvals->names[k]);
+      ok = false;
+    }
+  }
+  if (!ok) return false;
+  for (int i = 1; i < np; i++) {
+    const ct_py_param *p = &def->u.def.params[i];
     ct_lower_val *kv = kwvals ? ct_lower_env_get(kwvals, p->name) : NULL;
     if (i - 1 < n)
       ct_lower_env_set(L, e, p->name, args[i - 1]);
@@ -232,11 +477,11 @@ bool ct_lower_bind_params(ct_lower *L, ct_lower_env *e, const ct_py_stmt *def, i
     else if (p->dflt)
       ct_lower_env_set(L, e, p->name, ct_lower_eval(L, e, p->dflt));
     else {
-      ct_lower_error(L, line, col, "missing argument '%s' of %s()", p->name, def->u.def.name);
-      return false;
+      ct_lower_error(L, line, col, "%s missing required argument '%s'", fname, p->name);
+      ok = false;
     }
   }
-  return true;
+  return ok;
 }
 
 ct_lower_val ct_lower_construct_user(ct_lower *L, ct_lower_env *caller, const ct_py_expr *call,
@@ -244,6 +489,7 @@ ct_lower_val ct_lower_construct_user(ct_lower *L, ct_lower_env *caller, const ct
   if (++L->depth > 64) return ERR(call, "modules nested too deeply");
   ct_lower_mod *m = ct_lower_mod_new(L, CT_LM_USER);
   m->cls = cls;
+  m->type_name = cls->u.class_.name;
   const ct_py_stmt *init = ct_lower_find_method(cls, "__init__");
   ct_lower_val args[16];
   int n = 0;
@@ -256,10 +502,15 @@ ct_lower_val ct_lower_construct_user(ct_lower *L, ct_lower_env *caller, const ct
   }
   if (init) {
     ct_lower_env e = {0};
+    const char *outer = L->cur_class;
     ct_lower_env_set(L, &e, "self", ct_lower_modv(m));
+    L->cur_class = cls->u.class_.name;
     if (ct_lower_bind_params(L, &e, init, call ? call->line : cls->line,
                              call ? call->col : cls->col, n, args, &kw))
       ct_lower_body(L, &e, &init->u.def.body, m);
+    L->cur_class = outer;
+  } else if (n || kw.n) {
+    ERR(call, "%s() takes no arguments", cls->u.class_.name);
   }
   L->depth--;
   return ct_lower_modv(m);

@@ -4,7 +4,7 @@ import torch.nn as nn
 
 class M(nn.Module):
     def forward(self, x):
-        for i in range(3):
+        while x.shape[0] > 1:
             x = x + 1
         return x
-# CHECK: {{.*}}unsupported-stmt.py:7:9: error: unsupported statement: for; supported: assignment, {{.*}}
+# CHECK: {{.*}}unsupported-stmt.py:7:9: error: unsupported statement: while; supported: assignment, tuple unpacking, augmented assignment, return, pass, if (compile-time condition), for (unrolled), break, continue, assert

@@ -1,0 +1,867 @@
+/* frontend/lower_call.c: calls of torch.*, F.* and tensor methods, lowered to IR nodes with
+ * PyTorch's parameter names (so keyword arguments bind as they do in PyTorch), and the Python
+ * builtins a model uses on compile-time values (range, len, enumerate, zip, int, float, ...). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctorch/compiler.h"
+#include "frontend.h"
+
+#define ERR(node, ...) ct_lower_error(L, (node)->line, (node)->col, __VA_ARGS__)
+
+enum { MAX_ARGS = 8, MAX_RANGE = 100000 };
+
+/* ---- shape helpers ------------------------------------------------------------------------ */
+
+/* view/reshape: resolves one -1 from the element count, keeping symbolic dims. */
+ct_lower_val ct_lower_reshape(ct_lower *L, const ct_py_expr *x, ct_value *t, int n,
+                              const ct_lower_val *dims) {
+  ct_dim shape[CT_MAX_RANK], known = ct_dim_const(1), numel;
+  int hole = -1;
+  if (n > CT_MAX_RANK) return ERR(x, "too many dims");
+  for (int i = 0; i < n; i++) {
+    if (dims[i].kind != CT_LV_INT) return ERR(x, "view/reshape expects integer sizes");
+    shape[i] = dims[i].i;
+    if (ct_dim_is_const(shape[i]) && shape[i].off == -1) {
+      if (hole >= 0) return ERR(x, "only one dimension can be -1");
+      hole = i;
+    } else if (!ct_dim_mul(known, shape[i], &known)) {
+      return ERR(x, "unsupported symbolic shape in view/reshape");
+    }
+  }
+  if (hole >= 0) {
+    if (!ct_type_numel(&t->type, &numel) || !ct_dim_div(numel, known, &shape[hole])) {
+      char ty[128];
+      ct_type_format(L->m, &t->type, ty, sizeof ty);
+      return ERR(x, "cannot infer the -1 dimension of view/reshape of %s", ty);
+    }
+  }
+  ct_lower_set_loc(L, x);
+  return ct_lower_tensor(ct_build_reshape(&L->b, t, n, shape));
+}
+
+ct_lower_val ct_lower_flatten(ct_lower *L, const ct_py_expr *x, ct_value *t, int64_t start,
+                              int64_t end) {
+  int r = t->type.rank, s = ct_norm_dim(start, r), e = ct_norm_dim(end, r);
+  if (r == 0) s = e = 0;
+  if (s < 0 || e < 0 || s > e) return ERR(x, "flatten dims out of range");
+  ct_dim shape[CT_MAX_RANK];
+  int n = 0;
+  for (int i = 0; i < s; i++)
+    shape[n++] = t->type.dims[i];
+  ct_dim p = ct_dim_const(1);
+  for (int i = s; i <= e && i < r; i++)
+    if (!ct_dim_mul(p, t->type.dims[i], &p)) return ERR(x, "unsupported symbolic shape in flatten");
+  shape[n++] = p;
+  for (int i = e + 1; i < r; i++)
+    shape[n++] = t->type.dims[i];
+  ct_lower_set_loc(L, x);
+  return ct_lower_tensor(ct_build_reshape(&L->b, t, n, shape));
+}
+
+ct_lower_val ct_lower_pool(ct_lower *L, const ct_py_expr *x, ct_op op, ct_value *t,
+                           const int64_t k[2], const int64_t s[2], const int64_t p[2]) {
+  ct_attr at[3] = {ct_attr_ints("kernel_size", 2, k), ct_attr_ints("stride", 2, s),
+                   ct_attr_ints("padding", 2, p)};
+  ct_lower_set_loc(L, x);
+  return ct_lower_tensor(ct_build(&L->b, op, 1, &t, at, 3));
+}
+
+/* AdaptiveAvgPool2d: output 1x1 is a mean over H and W; an output size that divides the input
+ * is an avg_pool2d with kernel = stride = input / output. Other sizes have overlapping,
+ * uneven windows and are not supported. */
+ct_lower_val ct_lower_adaptive_avg_pool(ct_lower *L, const ct_py_expr *x, ct_value *t,
+                                        const int64_t out[2]) {
+  const ct_type *ty = &t->type;
+  if (ty->rank != 4 && ty->rank != 3) {
+    char s[128];
+    ct_type_format(L->m, ty, s, sizeof s);
+    return ERR(x, "adaptive_avg_pool2d expects a rank-3 or rank-4 input, got %s", s);
+  }
+  ct_dim h = ty->dims[ty->rank - 2], w = ty->dims[ty->rank - 1];
+  if (out[0] == 1 && out[1] == 1) {
+    int64_t dims[2] = {ty->rank - 2, ty->rank - 1};
+    ct_lower_set_loc(L, x);
+    return ct_lower_tensor(ct_build_reduce(&L->b, CT_OP_MEAN, t, 2, dims, true));
+  }
+  if (!ct_dim_is_const(h) || !ct_dim_is_const(w) || out[0] < 1 || out[1] < 1 ||
+      h.off % out[0] || w.off % out[1]) {
+    char s[128];
+    ct_type_format(L->m, ty, s, sizeof s);
+    return ERR(x,
+               "unsupported: adaptive_avg_pool2d to (%lld, %lld) from %s; supported: output "
+               "(1, 1) or sizes that divide the input",
+               (long long)out[0], (long long)out[1], s);
+  }
+  int64_t k[2] = {h.off / out[0], w.off / out[1]}, p[2] = {0, 0};
+  return ct_lower_pool(L, x, CT_OP_AVG_POOL2D, t, k, k, p);
+}
+
+static bool dims_list(ct_lower *L, const ct_py_expr *x, ct_lower_val v, int64_t *out, int *n) {
+  if (v.kind == CT_LV_TUPLE) {
+    *n = 0;
+    for (int i = 0; i < v.n && i < CT_MAX_RANK; i++)
+      if (!ct_lower_as_int(L, x, v.elts[i], &out[(*n)++])) return false;
+    return true;
+  }
+  *n = 1;
+  return ct_lower_as_int(L, x, v, &out[0]);
+}
+
+static ct_lower_val reduce(ct_lower *L, const ct_py_expr *x, ct_op op, ct_value *t,
+                           ct_lower_val dim, ct_lower_val keep) {
+  int64_t dims[CT_MAX_RANK];
+  int n = 0;
+  if (dim.kind != CT_LV_NONE && !dims_list(L, x, dim, dims, &n)) return ct_lower_err_val();
+  ct_lower_set_loc(L, x);
+  return ct_lower_tensor(ct_build_reduce(&L->b, op, t, n, dims, ct_lower_truthy(keep)));
+}
+
+static ct_op unary_op(const char *name) {
+  static const struct {
+    const char *name;
+    ct_op op;
+  } t[] = {{"relu", CT_OP_RELU}, {"silu", CT_OP_SILU},       {"tanh", CT_OP_TANH},
+           {"sigmoid", CT_OP_SIGMOID}, {"exp", CT_OP_EXP},   {"log", CT_OP_LOG},
+           {"sqrt", CT_OP_SQRT}, {"rsqrt", CT_OP_RSQRT},     {"abs", CT_OP_ABS},
+           {"neg", CT_OP_NEG},   {"erf", CT_OP_ERF},         {"sign", CT_OP_SIGN},
+           {"logical_not", CT_OP_LOGICAL_NOT}};
+  for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+    if (strcmp(name, t[i].name) == 0) return t[i].op;
+  return CT_OP_COUNT;
+}
+
+static ct_op binary_op(const char *name) {
+  static const struct {
+    const char *name;
+    ct_op op;
+  } t[] = {{"add", CT_OP_ADD},         {"sub", CT_OP_SUB},         {"mul", CT_OP_MUL},
+           {"div", CT_OP_DIV},         {"pow", CT_OP_POW},         {"maximum", CT_OP_MAXIMUM},
+           {"minimum", CT_OP_MINIMUM}, {"eq", CT_OP_EQ},           {"ne", CT_OP_NE},
+           {"lt", CT_OP_LT},           {"le", CT_OP_LE},           {"gt", CT_OP_GT},
+           {"ge", CT_OP_GE},           {"logical_and", CT_OP_LOGICAL_AND},
+           {"logical_or", CT_OP_LOGICAL_OR}};
+  for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+    if (strcmp(name, t[i].name) == 0) return t[i].op;
+  return CT_OP_COUNT;
+}
+
+/* Binds a function's arguments; for a method the receiver is the first parameter. */
+static bool bind(ct_lower *L, ct_lower_env *e, const ct_py_expr *call, const char *fn,
+                 ct_lower_val *self, int n, const char *const *names, ct_lower_val *a, bool *h) {
+  char qual[96];
+  snprintf(qual, sizeof qual, "%s%s", self ? "Tensor." : "", fn);
+  if (!self) return ct_lower_bind_args(L, e, call, qual, n, names, a, h);
+  a[0] = *self, h[0] = true;
+  return ct_lower_bind_args(L, e, call, qual, n - 1, names + 1, a + 1, h + 1);
+}
+
+static bool need_tensor(ct_lower *L, const ct_py_expr *call, ct_lower_val v, const char *fn,
+                        const char *param) {
+  if (v.kind == CT_LV_ERR) return false;
+  if (v.kind == CT_LV_TENSOR) return true;
+  ERR(call, "%s expects a tensor for '%s', got a value of type %s", fn, param,
+      ct_lower_kind_name(v.kind));
+  return false;
+}
+
+/* Varargs sizes or dims: f(2, 3), f((2, 3)) and f([2, 3]) alike. */
+static bool int_varargs(ct_lower *L, ct_lower_env *e, const ct_py_expr *call, int skip,
+                        ct_lower_val *out, int *n) {
+  const ct_py_expr_list *args = &call->u.call.args;
+  *n = 0;
+  for (int i = skip; i < args->n; i++) {
+    const ct_py_expr *ax = args->items[i];
+    bool starred = ax->kind == CT_PY_STARRED;
+    ct_lower_val v = ct_lower_eval(L, e, starred ? ax->u.starred.value : ax);
+    if (v.kind == CT_LV_ERR) return false;
+    if (v.kind == CT_LV_TUPLE && (args->n - skip == 1 || starred)) {
+      for (int j = 0; j < v.n; j++) {
+        if (*n == CT_MAX_RANK) return ERR(call, "more than %d sizes", CT_MAX_RANK), false;
+        out[(*n)++] = v.elts[j];
+      }
+    } else {
+      if (*n == CT_MAX_RANK) return ERR(call, "more than %d sizes", CT_MAX_RANK), false;
+      out[(*n)++] = v;
+    }
+  }
+  for (int i = 0; i < *n; i++)
+    if (out[i].kind != CT_LV_INT && out[i].kind != CT_LV_BOOL) {
+      ERR(call, "expected integer sizes, got a value of type %s", ct_lower_kind_name(out[i].kind));
+      return false;
+    }
+  return true;
+}
+
+static bool parse_dtype(ct_lower *L, const ct_py_expr *x, ct_lower_val v, ct_dtype *out) {
+  if (v.kind == CT_LV_NONE) return true;
+  if (v.kind == CT_LV_NS) {
+    static const struct {
+      const char *name;
+      ct_dtype dt;
+    } t[] = {{"torch.float32", CT_DT_F32}, {"torch.float", CT_DT_F32},
+             {"torch.float64", CT_DT_F64}, {"torch.double", CT_DT_F64},
+             {"torch.int64", CT_DT_I64},   {"torch.long", CT_DT_I64},
+             {"torch.int32", CT_DT_I32},   {"torch.int", CT_DT_I32},
+             {"torch.bool", CT_DT_BOOL}};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+      if (strcmp(v.s, t[i].name) == 0) {
+        *out = t[i].dt;
+        return true;
+      }
+  }
+  ERR(x, "unsupported dtype; supported: torch.float32/float64/int64/int32/bool");
+  return false;
+}
+
+/* torch.zeros/ones/randn/rand(*size, dtype=...): a constant in forward; in __init__ an
+ * initializer that nn.Parameter turns into a parameter. */
+static ct_lower_val factory(ct_lower *L, ct_lower_env *e, const ct_py_expr *call,
+                            const char *fn) {
+  ct_lower_val size[CT_MAX_RANK];
+  int n;
+  ct_dtype dt = CT_DT_F32;
+  for (int k = 0; k < call->u.call.kwargs.n; k++) {
+    const ct_py_keyword *kw = &call->u.call.kwargs.items[k];
+    if (kw->name && strcmp(kw->name, "dtype") == 0) {
+      if (!parse_dtype(L, kw->value, ct_lower_eval(L, e, kw->value), &dt))
+        return ct_lower_err_val();
+    } else if (!kw->name || (strcmp(kw->name, "requires_grad") != 0 &&
+                             strcmp(kw->name, "device") != 0)) {
+      return ERR(kw, "unexpected keyword argument '%s' for torch.%s; supported: dtype, device, "
+                     "requires_grad",
+                 kw->name ? kw->name : "**", fn);
+    }
+  }
+  if (!int_varargs(L, e, call, 0, size, &n)) return ct_lower_err_val();
+  bool random = fn[0] == 'r';
+  if (!L->in_forward) {
+    ct_lower_param *p = ct_arena_alloc(L->arena, sizeof *p);
+    p->rank = n;
+    for (int i = 0; i < n; i++)
+      if (!ct_lower_as_int(L, call, size[i], &p->shape[i])) return ct_lower_err_val();
+    p->spec = fn[0] == 'z' ? "zeros" : fn[0] == 'o' ? "ones" : strcmp(fn, "randn") == 0
+                                                                   ? "normal(0,1)"
+                                                                   : "uniform(0,1)";
+    if (dt != CT_DT_F32) return ERR(call, "unsupported: a parameter of dtype other than f32");
+    ct_lower_val v = {0};
+    v.kind = CT_LV_INIT;
+    v.param = p;
+    return v;
+  }
+  if (random)
+    return ERR(call, "unsupported: torch.%s in forward (random numbers at run time)", fn);
+  ct_dim dims[CT_MAX_RANK];
+  for (int i = 0; i < n; i++)
+    dims[i] = size[i].i;
+  ct_type t = ct_type_make(dt, n, dims);
+  ct_lower_set_loc(L, call);
+  return ct_lower_tensor(ct_build_full(&L->b, &t, fn[0] == 'o' ? 1.0 : 0.0));
+}
+
+/* F.cross_entropy / F.nll_loss with class-index targets (or class probabilities for
+ * cross_entropy) over [N, C] inputs: log_softmax, one_hot, mul, sum over classes, then the
+ * reduction. */
+static ct_lower_val nll(ct_lower *L, ct_lower_env *e, const ct_py_expr *call, const char *fn) {
+  static const char *const nm[] = {"input",  "target", "weight",          "size_average",
+                                   "ignore_index", "reduce", "reduction", "label_smoothing"};
+  ct_lower_val a[8];
+  bool h[8];
+  bool ce = fn[0] == 'c';
+  if (!ct_lower_bind_args(L, e, call, ce ? "F.cross_entropy" : "F.nll_loss", ce ? 8 : 7, nm, a, h))
+    return ct_lower_err_val();
+  if (!need_tensor(L, call, a[0], fn, "input") || !need_tensor(L, call, a[1], fn, "target"))
+    return ct_lower_err_val();
+  for (int i = 2; i < 8; i++)
+    if (h[i] && i != 6 && a[i].kind != CT_LV_NONE &&
+        !(i == 4 && a[i].kind == CT_LV_INT && a[i].i.off == -100) &&
+        !(i == 7 && (a[i].kind == CT_LV_FLOAT || a[i].kind == CT_LV_INT) &&
+          (a[i].kind == CT_LV_FLOAT ? a[i].f : (double)a[i].i.off) == 0))
+      return ERR(call, "unsupported: %s with '%s'; supported: input, target, reduction", fn,
+                 nm[i]);
+  const char *red = "mean";
+  if (h[6]) {
+    if (a[6].kind != CT_LV_STR) return ERR(call, "reduction must be a string");
+    red = a[6].s;
+    if (strcmp(red, "mean") != 0 && strcmp(red, "sum") != 0 && strcmp(red, "none") != 0)
+      return ERR(call, "unsupported reduction '%s'; supported: 'mean', 'sum', 'none'", red);
+  }
+  ct_value *x = a[0].t, *t = a[1].t;
+  char xs[128], ts[128];
+  ct_type_format(L->m, &x->type, xs, sizeof xs);
+  ct_type_format(L->m, &t->type, ts, sizeof ts);
+  if (x->type.rank != 2)
+    return ERR(call, "unsupported: %s on input %s; supported: [N, C] inputs", fn, xs);
+  ct_lower_set_loc(L, call);
+  ct_value *logp = x;
+  if (ce) {
+    ct_attr d = ct_attr_int("dim", 1);
+    logp = ct_build(&L->b, CT_OP_LOG_SOFTMAX, 1, &x, &d, 1);
+  }
+  ct_value *w;
+  if (t->type.dtype == CT_DT_I64 && t->type.rank == 1) {
+    if (!ct_dim_is_const(x->type.dims[1]))
+      return ERR(call, "%s needs a constant number of classes, got input %s", fn, xs);
+    ct_attr at[2] = {ct_attr_int("num_classes", x->type.dims[1].off),
+                     ct_attr_dtype("dtype", x->type.dtype)};
+    w = ct_build(&L->b, CT_OP_ONE_HOT, 1, &t, at, 2);
+  } else if (ce && ct_type_eq(&t->type, &x->type)) {
+    w = t; /* class probabilities */
+  } else {
+    return ERR(call,
+               "%s: target %s does not match input %s; supported: i64[N] class indices%s", fn,
+               ts, xs, ce ? " or class probabilities of the input's shape" : "");
+  }
+  if (!logp || !w) return ct_lower_err_val();
+  ct_value *prod = ct_build_binary(&L->b, CT_OP_MUL, w, logp);
+  int64_t one = 1;
+  ct_value *picked = prod ? ct_build_reduce(&L->b, CT_OP_SUM, prod, 1, &one, false) : NULL;
+  ct_value *loss = picked ? ct_build_unary(&L->b, CT_OP_NEG, picked) : NULL;
+  if (!loss) return ct_lower_err_val();
+  if (strcmp(red, "none") == 0) return ct_lower_tensor(loss);
+  return ct_lower_tensor(
+      ct_build_reduce(&L->b, red[0] == 'm' ? CT_OP_MEAN : CT_OP_SUM, loss, 0, NULL, false));
+}
+
+/* x.split(size, dim) and x.chunk(n, dim): a tuple of slices. */
+static ct_lower_val split(ct_lower *L, const ct_py_expr *call, ct_value *t, int64_t size,
+                          int64_t dim, bool chunks) {
+  int d = ct_norm_dim(dim, t->type.rank);
+  if (d < 0) return ERR(call, "dim %lld out of range for rank %d", (long long)dim, t->type.rank);
+  ct_dim n = t->type.dims[d];
+  if (!ct_dim_is_const(n))
+    return ERR(call, "unsupported: splitting a symbolic dimension; supported: constant dims");
+  if (size < 1) return ERR(call, "split size must be positive, got %lld", (long long)size);
+  if (chunks) size = (n.off + size - 1) / size;
+  int64_t count = size ? (n.off + size - 1) / size : 0;
+  if (count > 4096) return ERR(call, "split into more than 4096 pieces");
+  ct_lower_val r = ct_lower_tuple(L, (int)count);
+  for (int64_t i = 0; i < count; i++) {
+    int64_t end = (i + 1) * size < n.off ? (i + 1) * size : n.off;
+    r.elts[i] = ct_lower_slice(L, call, t, d, i * size, end, 1);
+    if (r.elts[i].kind == CT_LV_ERR) return r.elts[i];
+  }
+  return r;
+}
+
+static ct_lower_val unsqueeze(ct_lower *L, const ct_py_expr *call, ct_value *t, int64_t dim) {
+  int r = t->type.rank, d = ct_norm_dim(dim, r + 1);
+  if (d < 0) return ERR(call, "dim %lld out of range for unsqueeze of rank %d", (long long)dim, r);
+  if (r == CT_MAX_RANK) return ERR(call, "result rank exceeds %d", CT_MAX_RANK);
+  ct_dim shape[CT_MAX_RANK];
+  for (int i = 0, k = 0; i <= r; i++)
+    shape[i] = i == d ? ct_dim_const(1) : t->type.dims[k++];
+  ct_lower_set_loc(L, call);
+  return ct_lower_tensor(ct_build_reshape(&L->b, t, r + 1, shape));
+}
+
+static ct_lower_val squeeze(ct_lower *L, const ct_py_expr *call, ct_value *t, bool all,
+                            int64_t dim) {
+  int r = t->type.rank, d = all ? -1 : ct_norm_dim(dim, r);
+  if (!all && d < 0) return ERR(call, "dim %lld out of range for rank %d", (long long)dim, r);
+  ct_dim shape[CT_MAX_RANK];
+  int n = 0;
+  for (int i = 0; i < r; i++) {
+    ct_dim s = t->type.dims[i];
+    bool one = ct_dim_is_const(s) && s.off == 1;
+    if (one && (all || i == d)) continue;
+    shape[n++] = s;
+  }
+  if (n == r) return ct_lower_tensor(t);
+  ct_lower_set_loc(L, call);
+  return ct_lower_tensor(ct_build_reshape(&L->b, t, n, shape));
+}
+
+static ct_lower_val permute(ct_lower *L, const ct_py_expr *call, ct_value *t, int n,
+                            const int64_t *perm) {
+  ct_lower_set_loc(L, call);
+  return ct_lower_tensor(ct_build_permute(&L->b, t, n, perm));
+}
+
+static ct_lower_val transpose(ct_lower *L, const ct_py_expr *call, ct_value *t, int64_t d0,
+                              int64_t d1) {
+  int r = t->type.rank, a = ct_norm_dim(d0, r), b = ct_norm_dim(d1, r);
+  if (a < 0 || b < 0)
+    return ERR(call, "transpose dims (%lld, %lld) out of range for rank %d", (long long)d0,
+               (long long)d1, r);
+  int64_t perm[CT_MAX_RANK];
+  for (int i = 0; i < r; i++)
+    perm[i] = i;
+  perm[a] = b, perm[b] = a;
+  return permute(L, call, t, r, perm);
+}
+
+/* ---- torch.*, F.* and tensor methods ------------------------------------------------------- */
+
+static const char supported_calls[] =
+    "F.relu/gelu/silu/softmax/log_softmax/max_pool2d/avg_pool2d/adaptive_avg_pool2d/linear/"
+    "layer_norm/dropout/cross_entropy/nll_loss, torch.tanh/sigmoid/exp/log/sqrt/matmul/cat/"
+    "stack/flatten/transpose/permute/where/maximum/minimum/zeros/ones/zeros_like/ones_like/"
+    "mean/sum, Tensor.view/reshape/flatten/permute/transpose/contiguous/unsqueeze/squeeze/"
+    "size/dim/mean/sum/amax/amin/argmax/split/chunk/float and the elementwise methods";
+
+ct_lower_val ct_lower_call_function(ct_lower *L, ct_lower_env *e, const ct_py_expr *call,
+                                    const char *fn, ct_lower_val *self) {
+  ct_lower_val a[MAX_ARGS];
+  bool h[MAX_ARGS];
+  const ct_py_expr_list *args = &call->u.call.args;
+  ct_op op = unary_op(fn);
+  if (op != CT_OP_COUNT || strcmp(fn, "gelu") == 0) {
+    static const char *const nm[] = {"input", "inplace"};
+    static const char *const gelu_nm[] = {"input", "approximate"};
+    bool gelu = op == CT_OP_COUNT;
+    /* F.relu(x, inplace) has a second parameter; torch.tanh(x) and methods have none. */
+    int n = gelu ? 2 : (self ? 1 : (strcmp(fn, "relu") == 0 || strcmp(fn, "silu") == 0) ? 2 : 1);
+    if (!bind(L, e, call, fn, self, n, gelu ? gelu_nm : nm, a, h) ||
+        !need_tensor(L, call, a[0], fn, "input"))
+      return ct_lower_err_val();
+    ct_lower_set_loc(L, call);
+    if (!gelu) return ct_lower_tensor(ct_build_unary(&L->b, op, a[0].t));
+    const char *approx = "none";
+    if (h[1]) {
+      if (a[1].kind != CT_LV_STR ||
+          (strcmp(a[1].s, "none") != 0 && strcmp(a[1].s, "tanh") != 0))
+        return ERR(call, "gelu: approximate must be 'none' or 'tanh'");
+      approx = a[1].s;
+    }
+    ct_attr at = ct_attr_str("approximate", approx);
+    return ct_lower_tensor(ct_build(&L->b, CT_OP_GELU, 1, &a[0].t, &at, 1));
+  }
+  op = binary_op(fn);
+  if (op != CT_OP_COUNT) {
+    static const char *const nm[] = {"input", "other"};
+    if (!bind(L, e, call, fn, self, 2, nm, a, h)) return ct_lower_err_val();
+    if (!h[1]) return ERR(call, "%s needs 'other'", fn);
+    if (a[0].kind != CT_LV_TENSOR && a[1].kind != CT_LV_TENSOR)
+      return ERR(call, "%s expects a tensor", fn);
+    ct_dtype dt = (a[0].kind == CT_LV_TENSOR ? a[0] : a[1]).t->type.dtype;
+    ct_lower_set_loc(L, call);
+    ct_value *p = ct_lower_to_tensor(L, a[0], dt), *q = ct_lower_to_tensor(L, a[1], dt);
+    if (!p || !q) return ERR(call, "%s expects tensors or numbers", fn);
+    return ct_lower_tensor(ct_build_binary(&L->b, op, p, q));
+  }
+  if (strcmp(fn, "softmax") == 0 || strcmp(fn, "log_softmax") == 0) {
+    static const char *const nm[] = {"input", "dim", "_stacklevel", "dtype"};
+    if (!bind(L, e, call, fn, self, self ? 2 : 4, nm, a, h) ||
+        !need_tensor(L, call, a[0], fn, "input"))
+      return ct_lower_err_val();
+    if (!h[1] || a[1].kind == CT_LV_NONE) return ERR(call, "%s needs dim=", fn);
+    int64_t d;
+    if (!ct_lower_as_int(L, call, a[1], &d)) return ct_lower_err_val();
+    ct_attr at = ct_attr_int("dim", d);
+    ct_lower_set_loc(L, call);
+    return ct_lower_tensor(
+        ct_build(&L->b, fn[0] == 's' ? CT_OP_SOFTMAX : CT_OP_LOG_SOFTMAX, 1, &a[0].t, &at, 1));
+  }
+  if (!self && (strcmp(fn, "max_pool2d") == 0 || strcmp(fn, "avg_pool2d") == 0)) {
+    static const char *const nm[] = {"input", "kernel_size", "stride", "padding"};
+    if (!ct_lower_bind_args(L, e, call, fn, 4, nm, a, h)) return ct_lower_err_val();
+    int64_t k[2], s[2], p[2] = {0, 0};
+    if (!need_tensor(L, call, a[0], fn, "input")) return ct_lower_err_val();
+    if (!h[1]) return ERR(call, "%s needs kernel_size", fn);
+    if (!ct_lower_as_pair(L, call, a[1], k)) return ct_lower_err_val();
+    s[0] = k[0], s[1] = k[1];
+    if (h[2] && a[2].kind != CT_LV_NONE && !ct_lower_as_pair(L, call, a[2], s))
+      return ct_lower_err_val();
+    if (h[3] && !ct_lower_as_pair(L, call, a[3], p)) return ct_lower_err_val();
+    return ct_lower_pool(L, call, fn[0] == 'm' ? CT_OP_MAX_POOL2D : CT_OP_AVG_POOL2D, a[0].t, k,
+                         s, p);
+  }
+  if (!self && strcmp(fn, "adaptive_avg_pool2d") == 0) {
+    static const char *const nm[] = {"input", "output_size"};
+    int64_t o[2];
+    if (!ct_lower_bind_args(L, e, call, fn, 2, nm, a, h) ||
+        !need_tensor(L, call, a[0], fn, "input"))
+      return ct_lower_err_val();
+    if (!h[1]) return ERR(call, "%s needs output_size", fn);
+    if (!ct_lower_as_pair(L, call, a[1], o)) return ct_lower_err_val();
+    return ct_lower_adaptive_avg_pool(L, call, a[0].t, o);
+  }
+  if (strcmp(fn, "flatten") == 0) {
+    static const char *const nm[] = {"input", "start_dim", "end_dim"};
+    if (!bind(L, e, call, fn, self, 3, nm, a, h) || !need_tensor(L, call, a[0], fn, "input"))
+      return ct_lower_err_val();
+    int64_t s = 0, en = -1;
+    if ((h[1] && !ct_lower_as_int(L, call, a[1], &s)) ||
+        (h[2] && !ct_lower_as_int(L, call, a[2], &en)))
+      return ct_lower_err_val();
+    return ct_lower_flatten(L, call, a[0].t, s, en);
+  }
+  if (strcmp(fn, "matmul") == 0 || strcmp(fn, "mm") == 0 || strcmp(fn, "bmm") == 0) {
+    static const char *const nm[] = {"input", "other"};
+    if (!bind(L, e, call, fn, self, 2, nm, a, h) || !need_tensor(L, call, a[0], fn, "input") ||
+        !need_tensor(L, call, a[1], fn, "other"))
+      return ct_lower_err_val();
+    return ct_lower_binary(L, call, CT_PY_MATMUL, a[0], a[1]);
+  }
+  if (!self && strcmp(fn, "linear") == 0) {
+    static const char *const nm[] = {"input", "weight", "bias"};
+    if (!ct_lower_bind_args(L, e, call, fn, 3, nm, a, h) ||
+        !need_tensor(L, call, a[0], fn, "input") || !need_tensor(L, call, a[1], fn, "weight"))
+      return ct_lower_err_val();
+    bool bias = h[2] && a[2].kind != CT_LV_NONE;
+    if (bias && !need_tensor(L, call, a[2], fn, "bias")) return ct_lower_err_val();
+    ct_value *in[3] = {a[0].t, a[1].t, bias ? a[2].t : NULL};
+    ct_lower_set_loc(L, call);
+    return ct_lower_tensor(ct_build(&L->b, CT_OP_LINEAR, bias ? 3 : 2, in, NULL, 0));
+  }
+  if (!self && strcmp(fn, "layer_norm") == 0) {
+    static const char *const nm[] = {"input", "normalized_shape", "weight", "bias", "eps"};
+    int64_t ns[CT_MAX_RANK];
+    int n = 0;
+    double eps = 1e-5;
+    if (!ct_lower_bind_args(L, e, call, fn, 5, nm, a, h) ||
+        !need_tensor(L, call, a[0], fn, "input"))
+      return ct_lower_err_val();
+    if (!h[1]) return ERR(call, "layer_norm needs normalized_shape");
+    if (!dims_list(L, call, a[1], ns, &n)) return ct_lower_err_val();
+    if (h[4]) {
+      if (a[4].kind == CT_LV_FLOAT) eps = a[4].f;
+      else if (a[4].kind == CT_LV_INT && ct_dim_is_const(a[4].i)) eps = (double)a[4].i.off;
+      else return ERR(call, "eps must be a number");
+    }
+    bool w = h[2] && a[2].kind != CT_LV_NONE, b = h[3] && a[3].kind != CT_LV_NONE;
+    if ((w && !need_tensor(L, call, a[2], fn, "weight")) ||
+        (b && !need_tensor(L, call, a[3], fn, "bias")))
+      return ct_lower_err_val();
+    if (w != b) return ERR(call, "unsupported: layer_norm with only one of weight and bias");
+    ct_value *in[3] = {a[0].t, w ? a[2].t : NULL, b ? a[3].t : NULL};
+    ct_attr at[2] = {ct_attr_ints("normalized_shape", n, ns), ct_attr_float("eps", eps)};
+    ct_lower_set_loc(L, call);
+    return ct_lower_tensor(ct_build(&L->b, CT_OP_LAYER_NORM, w ? 3 : 1, in, at, 2));
+  }
+  if (!self && strcmp(fn, "dropout") == 0) {
+    static const char *const nm[] = {"input", "p", "training", "inplace"};
+    if (!ct_lower_bind_args(L, e, call, fn, 4, nm, a, h) ||
+        !need_tensor(L, call, a[0], fn, "input"))
+      return ct_lower_err_val();
+    return a[0]; /* inference: the identity */
+  }
+  if (!self && (strcmp(fn, "cross_entropy") == 0 || strcmp(fn, "nll_loss") == 0))
+    return nll(L, e, call, fn);
+  if (!self && (strcmp(fn, "cat") == 0 || strcmp(fn, "concat") == 0 || strcmp(fn, "stack") == 0)) {
+    static const char *const nm[] = {"tensors", "dim"};
+    if (!ct_lower_bind_args(L, e, call, fn, 2, nm, a, h)) return ct_lower_err_val();
+    int64_t d = 0;
+    if (h[1] && !ct_lower_as_int(L, call, a[1], &d)) return ct_lower_err_val();
+    if (a[0].kind != CT_LV_TUPLE || a[0].n == 0 || a[0].n > 64)
+      return ERR(call, "torch.%s expects a list of 1 to 64 tensors", fn);
+    ct_value *ts[64];
+    for (int i = 0; i < a[0].n; i++) {
+      if (!need_tensor(L, call, a[0].elts[i], fn, "tensors")) return ct_lower_err_val();
+      ts[i] = a[0].elts[i].t;
+      if (fn[0] == 's') {
+        if (ct_norm_dim(d, ts[i]->type.rank + 1) < 0)
+          return ERR(call, "dim %lld out of range for stack", (long long)d);
+        ct_lower_val u = unsqueeze(L, call, ts[i], d);
+        if (u.kind == CT_LV_ERR) return u;
+        ts[i] = u.t;
+      }
+    }
+    ct_attr at = ct_attr_int("dim", d);
+    ct_lower_set_loc(L, call);
+    return ct_lower_tensor(ct_build(&L->b, CT_OP_CONCAT, a[0].n, ts, &at, 1));
+  }
+  if (!self && strcmp(fn, "where") == 0) {
+    static const char *const nm[] = {"condition", "input", "other"};
+    if (!ct_lower_bind_args(L, e, call, fn, 3, nm, a, h) ||
+        !need_tensor(L, call, a[0], fn, "condition"))
+      return ct_lower_err_val();
+    if (!h[1] || !h[2]) return ERR(call, "torch.where needs condition, input and other");
+    ct_dtype dt = a[1].kind == CT_LV_TENSOR ? a[1].t->type.dtype
+                  : a[2].kind == CT_LV_TENSOR ? a[2].t->type.dtype
+                                              : CT_DT_F32;
+    ct_lower_set_loc(L, call);
+    ct_value *p = ct_lower_to_tensor(L, a[1], dt), *q = ct_lower_to_tensor(L, a[2], dt);
+    if (!p || !q) return ERR(call, "torch.where expects tensors or numbers");
+    return ct_lower_tensor(ct_build_where(&L->b, a[0].t, p, q));
+  }
+  if (!self && (strcmp(fn, "zeros") == 0 || strcmp(fn, "ones") == 0 || strcmp(fn, "randn") == 0 ||
+                strcmp(fn, "rand") == 0))
+    return factory(L, e, call, fn);
+  if (!self && (strcmp(fn, "zeros_like") == 0 || strcmp(fn, "ones_like") == 0)) {
+    static const char *const nm[] = {"input", "dtype"};
+    if (!ct_lower_bind_args(L, e, call, fn, 2, nm, a, h) ||
+        !need_tensor(L, call, a[0], fn, "input"))
+      return ct_lower_err_val();
+    ct_type t = a[0].t->type;
+    if (h[1] && !parse_dtype(L, call, a[1], &t.dtype)) return ct_lower_err_val();
+    ct_lower_set_loc(L, call);
+    return ct_lower_tensor(ct_build_full(&L->b, &t, fn[0] == 'o' ? 1.0 : 0.0));
+  }
+  if (strcmp(fn, "transpose") == 0 || strcmp(fn, "swapaxes") == 0) {
+    static const char *const nm[] = {"input", "dim0", "dim1"};
+    int64_t d0, d1;
+    if (!bind(L, e, call, fn, self, 3, nm, a, h) || !need_tensor(L, call, a[0], fn, "input"))
+      return ct_lower_err_val();
+    if (!h[1] || !h[2]) return ERR(call, "transpose needs dim0 and dim1");
+    if (!ct_lower_as_int(L, call, a[1], &d0) || !ct_lower_as_int(L, call, a[2], &d1))
+      return ct_lower_err_val();
+    return transpose(L, call, a[0].t, d0, d1);
+  }
+  if (strcmp(fn, "permute") == 0) {
+    ct_lower_val d[CT_MAX_RANK];
+    int n;
+    int64_t perm[CT_MAX_RANK];
+    ct_lower_val x = self ? *self : ct_lower_none();
+    if (call->u.call.kwargs.n == 1 && strcmp(call->u.call.kwargs.items[0].name, "dims") == 0 &&
+        args->n == (self ? 0 : 1)) {
+      ct_lower_val v = ct_lower_eval(L, e, call->u.call.kwargs.items[0].value);
+      if (v.kind == CT_LV_ERR) return v;
+      if (!dims_list(L, call, v, perm, &n)) return ct_lower_err_val();
+    } else {
+      if (call->u.call.kwargs.n)
+        return ERR(&call->u.call.kwargs.items[0], "unexpected keyword argument '%s' for permute; "
+                   "supported: dims", call->u.call.kwargs.items[0].name ? call->u.call.kwargs.items[0].name : "**");
+      if (!int_varargs(L, e, call, self ? 0 : 1, d, &n)) return ct_lower_err_val();
+      for (int i = 0; i < n; i++)
+        if (!ct_lower_as_int(L, call, d[i], &perm[i])) return ct_lower_err_val();
+    }
+    if (!self) {
+      if (args->n < 1) return ERR(call, "torch.permute needs input");
+      x = ct_lower_eval(L, e, args->items[0]);
+    }
+    if (!need_tensor(L, call, x, fn, "input")) return ct_lower_err_val();
+    return permute(L, call, x.t, n, perm);
+  }
+  if (self && strcmp(fn, "t") == 0) {
+    if (args->n || call->u.call.kwargs.n) return ERR(call, "Tensor.t takes no arguments");
+    if (self->t->type.rank < 2) return *self;
+    if (self->t->type.rank != 2) return ERR(call, "Tensor.t expects a tensor of rank <= 2");
+    return transpose(L, call, self->t, 0, 1);
+  }
+  if (self && (strcmp(fn, "contiguous") == 0 || strcmp(fn, "clone") == 0 ||
+               strcmp(fn, "detach") == 0)) {
+    static const char *const nm[] = {"memory_format"};
+    if (!ct_lower_bind_args(L, e, call, fn, fn[0] == 'c' && fn[1] == 'o' ? 1 : 0, nm, a, h))
+      return ct_lower_err_val();
+    return *self; /* values have no layout or history in the IR */
+  }
+  if (self && strcmp(fn, "float") == 0) {
+    if (args->n || call->u.call.kwargs.n) return ERR(call, "Tensor.float takes no arguments");
+    if (self->t->type.dtype == CT_DT_F32) return *self;
+    ct_lower_set_loc(L, call);
+    return ct_lower_tensor(ct_build_cast(&L->b, self->t, CT_DT_F32));
+  }
+  if (strcmp(fn, "unsqueeze") == 0) {
+    static const char *const nm[] = {"input", "dim"};
+    int64_t d;
+    if (!bind(L, e, call, fn, self, 2, nm, a, h) || !need_tensor(L, call, a[0], fn, "input"))
+      return ct_lower_err_val();
+    if (!h[1]) return ERR(call, "unsqueeze needs dim");
+    if (!ct_lower_as_int(L, call, a[1], &d)) return ct_lower_err_val();
+    return unsqueeze(L, call, a[0].t, d);
+  }
+  if (strcmp(fn, "squeeze") == 0) {
+    static const char *const nm[] = {"input", "dim"};
+    int64_t d = 0;
+    if (!bind(L, e, call, fn, self, 2, nm, a, h) || !need_tensor(L, call, a[0], fn, "input"))
+      return ct_lower_err_val();
+    if (h[1] && !ct_lower_as_int(L, call, a[1], &d)) return ct_lower_err_val();
+    return squeeze(L, call, a[0].t, !h[1], d);
+  }
+  if (self && (strcmp(fn, "view") == 0 || strcmp(fn, "reshape") == 0)) {
+    if (call->u.call.kwargs.n)
+      return ERR(&call->u.call.kwargs.items[0], "%s takes no keyword arguments", fn);
+    ct_lower_val d[CT_MAX_RANK];
+    int n;
+    if (!int_varargs(L, e, call, 0, d, &n)) return ct_lower_err_val();
+    return ct_lower_reshape(L, call, self->t, n, d);
+  }
+  if (!self && strcmp(fn, "reshape") == 0) {
+    static const char *const nm[] = {"input", "shape"};
+    if (!ct_lower_bind_args(L, e, call, fn, 2, nm, a, h) ||
+        !need_tensor(L, call, a[0], fn, "input"))
+      return ct_lower_err_val();
+    if (a[1].kind != CT_LV_TUPLE) return ERR(call, "torch.reshape expects a shape tuple");
+    return ct_lower_reshape(L, call, a[0].t, a[1].n, a[1].elts);
+  }
+  if (self && strcmp(fn, "size") == 0) {
+    static const char *const nm[] = {"dim"};
+    if (!ct_lower_bind_args(L, e, call, "Tensor.size", 1, nm, a, h)) return ct_lower_err_val();
+    const ct_type *ty = &self->t->type;
+    if (!h[0]) {
+      ct_lower_val t = ct_lower_tuple(L, ty->rank);
+      for (int i = 0; i < ty->rank; i++)
+        t.elts[i] = ct_lower_dim(ty->dims[i]);
+      return t;
+    }
+    int64_t d;
+    if (!ct_lower_as_int(L, call, a[0], &d)) return ct_lower_err_val();
+    int k = ct_norm_dim(d, ty->rank);
+    if (k < 0) return ERR(call, "dim %lld out of range for rank %d", (long long)d, ty->rank);
+    return ct_lower_dim(ty->dims[k]);
+  }
+  if (self && strcmp(fn, "dim") == 0) {
+    if (args->n || call->u.call.kwargs.n) return ERR(call, "Tensor.dim takes no arguments");
+    return ct_lower_int(self->t->type.rank);
+  }
+  if (strcmp(fn, "mean") == 0 || strcmp(fn, "sum") == 0 || strcmp(fn, "amax") == 0 ||
+      strcmp(fn, "amin") == 0) {
+    static const char *const nm[] = {"input", "dim", "keepdim"};
+    if (!bind(L, e, call, fn, self, 3, nm, a, h) || !need_tensor(L, call, a[0], fn, "input"))
+      return ct_lower_err_val();
+    ct_op r = fn[0] == 's' ? CT_OP_SUM : fn[0] == 'm' ? CT_OP_MEAN : fn[2] == 'a' ? CT_OP_AMAX
+                                                                                  : CT_OP_AMIN;
+    return reduce(L, call, r, a[0].t, a[1], a[2]);
+  }
+  if (strcmp(fn, "argmax") == 0) {
+    static const char *const nm[] = {"input", "dim", "keepdim"};
+    int64_t d;
+    if (!bind(L, e, call, fn, self, 3, nm, a, h) || !need_tensor(L, call, a[0], fn, "input"))
+      return ct_lower_err_val();
+    if (!h[1] || a[1].kind == CT_LV_NONE)
+      return ERR(call, "unsupported: argmax without dim; supported: argmax(dim=...)");
+    if (!ct_lower_as_int(L, call, a[1], &d)) return ct_lower_err_val();
+    ct_attr at[2] = {ct_attr_int("dim", d), ct_attr_bool("keepdim", ct_lower_truthy(a[2]))};
+    ct_lower_set_loc(L, call);
+    return ct_lower_tensor(ct_build(&L->b, CT_OP_ARGMAX, 1, &a[0].t, at, 2));
+  }
+  if (strcmp(fn, "split") == 0 || strcmp(fn, "chunk") == 0) {
+    static const char *const split_nm[] = {"tensor", "split_size_or_sections", "dim"};
+    static const char *const chunk_nm[] = {"input", "chunks", "dim"};
+    bool chunks = fn[0] == 'c';
+    int64_t size, d = 0;
+    if (!bind(L, e, call, fn, self, 3, chunks ? chunk_nm : split_nm, a, h) ||
+        !need_tensor(L, call, a[0], fn, "input"))
+      return ct_lower_err_val();
+    if (!h[1]) return ERR(call, "%s needs %s", fn, chunks ? "chunks" : "split_size_or_sections");
+    if (a[1].kind == CT_LV_TUPLE)
+      return ERR(call, "unsupported: %s with a list of sizes; supported: one size", fn);
+    if (!ct_lower_as_int(L, call, a[1], &size) || (h[2] && !ct_lower_as_int(L, call, a[2], &d)))
+      return ct_lower_err_val();
+    return split(L, call, a[0].t, size, d, chunks);
+  }
+  return ERR(call, "unsupported call: %s%s; supported: %s", self ? "method ." : "", fn,
+             supported_calls);
+}
+
+/* ---- Python builtins on compile-time values ------------------------------------------------ */
+
+bool ct_lower_is_builtin(const char *name) {
+  static const char *const names[] = {"range", "len", "enumerate", "zip", "int",
+                                      "float", "min", "max", "abs", "list", "tuple"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (strcmp(name, names[i]) == 0) return true;
+  return false;
+}
+
+static bool const_int(ct_lower *L, const ct_py_expr *x, ct_lower_val v, int64_t *out) {
+  if (v.kind == CT_LV_INT && !ct_dim_is_const(v.i)) {
+    ERR(x, "unsupported: a symbolic size here; supported: constants");
+    return false;
+  }
+  return ct_lower_as_int(L, x, v, out);
+}
+
+ct_lower_val ct_lower_call_builtin(ct_lower *L, ct_lower_env *e, const ct_py_expr *call,
+                                   const char *name) {
+  const ct_py_expr_list *args = &call->u.call.args;
+  if (call->u.call.kwargs.n)
+    return ERR(&call->u.call.kwargs.items[0], "%s() takes no keyword arguments here", name);
+  int n = args->n;
+  if (n > MAX_ARGS) return ERR(call, "%s() given too many arguments", name);
+  ct_lower_val a[MAX_ARGS];
+  for (int i = 0; i < n; i++) {
+    a[i] = ct_lower_eval(L, e, args->items[i]);
+    if (a[i].kind == CT_LV_ERR) return a[i];
+  }
+  if (strcmp(name, "range") == 0) {
+    int64_t r[3] = {0, 0, 1};
+    if (n < 1 || n > 3) return ERR(call, "range() takes 1 to 3 arguments, %d given", n);
+    for (int i = 0; i < n; i++)
+      if (!const_int(L, args->items[i], a[i], &r[n == 1 ? 1 : i])) return ct_lower_err_val();
+    if (r[2] == 0) return ERR(call, "range() arg 3 must not be zero");
+    int64_t count = r[2] > 0 ? (r[1] > r[0] ? (r[1] - r[0] + r[2] - 1) / r[2] : 0)
+                             : (r[0] > r[1] ? (r[0] - r[1] - r[2] - 1) / -r[2] : 0);
+    if (count > MAX_RANGE) return ERR(call, "range() of %lld items; at most %d are unrolled",
+                                      (long long)count, MAX_RANGE);
+    ct_lower_val t = ct_lower_tuple(L, (int)count);
+    for (int64_t i = 0; i < count; i++)
+      t.elts[i] = ct_lower_int(r[0] + i * r[2]);
+    return t;
+  }
+  if (strcmp(name, "len") == 0) {
+    if (n != 1) return ERR(call, "len() takes exactly one argument (%d given)", n);
+    if (a[0].kind == CT_LV_TENSOR) {
+      if (a[0].t->type.rank == 0) return ERR(call, "len() of a 0-d tensor");
+      return ct_lower_dim(a[0].t->type.dims[0]);
+    }
+    if (a[0].kind == CT_LV_STR) return ct_lower_int((int64_t)strlen(a[0].s));
+    ct_lower_val items;
+    if (!ct_lower_iter_items(L, args->items[0], a[0], &items)) return ct_lower_err_val();
+    return ct_lower_int(items.n);
+  }
+  if (strcmp(name, "enumerate") == 0 || strcmp(name, "list") == 0 || strcmp(name, "tuple") == 0) {
+    int64_t start = 0;
+    if (n < 1 || n > (name[0] == 'e' ? 2 : 1))
+      return ERR(call, "%s() given %d arguments", name, n);
+    if (n == 2 && !const_int(L, args->items[1], a[1], &start)) return ct_lower_err_val();
+    ct_lower_val items;
+    if (!ct_lower_iter_items(L, args->items[0], a[0], &items)) return ct_lower_err_val();
+    if (name[0] != 'e') return items;
+    ct_lower_val t = ct_lower_tuple(L, items.n);
+    for (int i = 0; i < items.n; i++) {
+      t.elts[i] = ct_lower_tuple(L, 2);
+      t.elts[i].elts[0] = ct_lower_int(start + i);
+      t.elts[i].elts[1] = items.elts[i];
+    }
+    return t;
+  }
+  if (strcmp(name, "zip") == 0) {
+    ct_lower_val items[MAX_ARGS];
+    int len = n ? INT32_MAX : 0;
+    for (int i = 0; i < n; i++) {
+      if (!ct_lower_iter_items(L, args->items[i], a[i], &items[i])) return ct_lower_err_val();
+      if (items[i].n < len) len = items[i].n;
+    }
+    ct_lower_val t = ct_lower_tuple(L, len);
+    for (int k = 0; k < len; k++) {
+      t.elts[k] = ct_lower_tuple(L, n);
+      for (int i = 0; i < n; i++)
+        t.elts[k].elts[i] = items[i].elts[k];
+    }
+    return t;
+  }
+  if (strcmp(name, "int") == 0 || strcmp(name, "float") == 0 || strcmp(name, "abs") == 0) {
+    if (n != 1) return ERR(call, "%s() takes exactly one argument (%d given)", name, n);
+    ct_lower_val v = a[0];
+    if (v.kind == CT_LV_INT && !ct_dim_is_const(v.i)) {
+      if (name[0] == 'i') return v;
+      return ERR(call, "unsupported: %s() of a symbolic size", name);
+    }
+    if (v.kind != CT_LV_INT && v.kind != CT_LV_BOOL && v.kind != CT_LV_FLOAT)
+      return ERR(call, "%s() expects a number, got a value of type %s", name,
+                 ct_lower_kind_name(v.kind));
+    double f = v.kind == CT_LV_FLOAT ? v.f : (double)v.i.off;
+    if (name[0] == 'i') return ct_lower_int((int64_t)f);
+    if (name[0] == 'f') return ct_lower_float(f);
+    if (v.kind == CT_LV_FLOAT) return ct_lower_float(fabs(f));
+    return ct_lower_int(v.i.off < 0 ? -v.i.off : v.i.off);
+  }
+  if (strcmp(name, "min") == 0 || strcmp(name, "max") == 0) {
+    ct_lower_val items;
+    if (n == 1) {
+      if (!ct_lower_iter_items(L, args->items[0], a[0], &items)) return ct_lower_err_val();
+    } else {
+      items = ct_lower_tuple(L, n);
+      memcpy(items.elts, a, (size_t)n * sizeof *a);
+    }
+    if (items.n == 0) return ERR(call, "%s() of an empty sequence", name);
+    ct_lower_val best = items.elts[0];
+    double bv = 0;
+    for (int i = 0; i < items.n; i++) {
+      ct_lower_val v = items.elts[i];
+      if (v.kind == CT_LV_INT && !ct_dim_is_const(v.i))
+        return ERR(call, "unsupported: %s() of a symbolic size", name);
+      if (v.kind != CT_LV_INT && v.kind != CT_LV_BOOL && v.kind != CT_LV_FLOAT)
+        return ERR(call, "%s() expects numbers", name);
+      double f = v.kind == CT_LV_FLOAT ? v.f : (double)v.i.off;
+      if (i == 0 || (name[1] == 'i' ? f < bv : f > bv)) best = v, bv = f;
+    }
+    return best;
+  }
+  return ERR(call, "unsupported builtin: %s()", name);
+}
