@@ -1,0 +1,334 @@
+/* codegen/llvm/entry.c: one graph becomes the entry `<name>_<graph>_call(const ct_abi_call *)`
+ * and `<name>_<graph>_workspace_size(const int64_t *syms)` of docs/abi.md. Decides where every
+ * value lives (a graph argument, a result buffer, an alias of its operand, or a workspace slot
+ * at the memory plan's offset or after it), then lowers the nodes in schedule order. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cg_internal.h"
+
+/* ---- the value map ---- */
+
+static size_t hash_ptr(const void *p) {
+  uintptr_t x = (uintptr_t)p;
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  return (size_t)x;
+}
+
+static cg_vmap_entry *vmap_find(cg *c, const ct_value *v, bool insert) {
+  size_t mask = c->vmap_cap - 1;
+  for (size_t i = hash_ptr(v) & mask;; i = (i + 1) & mask) {
+    if (c->vmap[i].key == v) return &c->vmap[i];
+    if (!c->vmap[i].key) {
+      if (!insert) return NULL;
+      c->vmap[i].key = v;
+      c->vmap[i].slot = -1;
+      c->vmap[i].result = -1;
+      c->vmap[i].scratch = -1;
+      return &c->vmap[i];
+    }
+  }
+}
+
+LLVMValueRef cg_value_ptr(cg *c, const ct_value *v) {
+  cg_vmap_entry *e = vmap_find(c, v, false);
+  if (!e) return NULL;
+  if (!e->ptr && e->slot >= 0) e->ptr = c->slot_ptrs[e->slot];
+  return e->ptr;
+}
+
+void cg_value_set_ptr(cg *c, const ct_value *v, LLVMValueRef ptr) { vmap_find(c, v, true)->ptr = ptr; }
+
+void cg_value_set_slot(cg *c, const ct_value *v, int slot) { vmap_find(c, v, true)->slot = slot; }
+
+static int add_slot(cg *c, const cg_slot *s) {
+  if (c->n_slots == c->cap_slots) {
+    c->cap_slots = c->cap_slots ? 2 * c->cap_slots : 32;
+    c->slots = realloc(c->slots, (size_t)c->cap_slots * sizeof *c->slots);
+    if (!c->slots) abort();
+  }
+  c->slots[c->n_slots] = *s;
+  return c->n_slots++;
+}
+
+int cg_scratch_slot(cg *c, int64_t mult, int n_factors, const ct_dim *factors) {
+  cg_slot s;
+  memset(&s, 0, sizeof s);
+  s.mult = mult;
+  s.n_factors = n_factors;
+  for (int i = 0; i < n_factors; i++) s.factors[i] = factors[i];
+  return add_slot(c, &s);
+}
+
+/* A slot holding value v: at the plan's offset when the plan has it. */
+static int value_slot(cg *c, const ct_value *v) {
+  cg_slot s;
+  memset(&s, 0, sizeof s);
+  s.value = v;
+  s.mult = (int64_t)ct_dtype_size(v->type.dtype);
+  s.n_factors = v->type.rank;
+  for (int i = 0; i < v->type.rank; i++) s.factors[i] = v->type.dims[i];
+  const ct_buffer *buf = c->g->plan ? ct_mem_plan_find(c->g->plan, v) : NULL;
+  if (buf) {
+    s.planned = true;
+    s.offset = buf->offset;
+  }
+  return add_slot(c, &s);
+}
+
+void cg_value_set_scratch(cg *c, const ct_value *v, int scratch) {
+  vmap_find(c, v, true)->scratch = scratch;
+}
+
+int cg_value_scratch(cg *c, const ct_value *v) {
+  cg_vmap_entry *e = vmap_find(c, v, false);
+  return e ? e->scratch : -1;
+}
+
+LLVMValueRef cg_slot_ptr(cg *c, int slot) { return c->slot_ptrs[slot]; }
+
+static LLVMValueRef lin_value(cg *c, const ct_lin *l) {
+  LLVMValueRef v = cg_i64(c, l->c0);
+  for (int i = 0; i < l->n; i++)
+    v = LLVMBuildAdd(c->b, v, LLVMBuildMul(c->b, cg_i64(c, l->coef[i]), c->sym_vals[l->sym[i]], ""),
+                     "");
+  return v;
+}
+
+static LLVMValueRef align64(cg *c, LLVMValueRef v) {
+  LLVMValueRef up = LLVMBuildAdd(c->b, v, cg_i64(c, CT_ALIGN - 1), "");
+  return LLVMBuildAnd(c->b, up, cg_i64(c, -(int64_t)CT_ALIGN), "");
+}
+
+static LLVMValueRef smax(cg *c, LLVMValueRef a, LLVMValueRef b) {
+  return LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, a, b, ""), a, b, "");
+}
+
+/* Computes every slot's offset under the current symbol values; stores slot pointers when ws is
+ * given. Returns the total workspace bytes. Planned slots keep the plan's offsets; the others
+ * follow the plan's arena, each 64-byte aligned. */
+static LLVMValueRef emit_layout(cg *c, LLVMValueRef ws) {
+  LLVMValueRef end = cg_i64(c, 0);
+  const ct_mem_plan *p = c->g->plan;
+  for (int i = 0; p && i < p->n_buffers; i++) {
+    LLVMValueRef top = LLVMBuildAdd(c->b, lin_value(c, &p->buffers[i].offset),
+                                    lin_value(c, &p->buffers[i].size), "");
+    end = smax(c, end, top);
+  }
+  end = align64(c, end);
+  for (int i = 0; i < c->n_slots; i++) {
+    const cg_slot *s = &c->slots[i];
+    LLVMValueRef off;
+    if (s->planned) {
+      off = lin_value(c, &s->offset);
+    } else {
+      LLVMValueRef size = cg_i64(c, s->mult);
+      for (int k = 0; k < s->n_factors; k++) size = LLVMBuildMul(c->b, size, cg_dim(c, s->factors[k]), "");
+      off = end;
+      end = align64(c, LLVMBuildAdd(c->b, end, size, ""));
+    }
+    if (ws) c->slot_ptrs[i] = LLVMBuildInBoundsGEP2(c->b, c->t_i8, ws, &off, 1, "slot");
+  }
+  return end;
+}
+
+static void load_syms(cg *c, LLVMValueRef syms) {
+  for (int s = 1; s <= c->m->n_syms; s++) {
+    LLVMValueRef p = LLVMBuildInBoundsGEP2(c->b, c->t_i64, syms, (LLVMValueRef[]){cg_i64(c, s)}, 1, "");
+    c->sym_vals[s] = LLVMBuildLoad2(c->b, c->t_i64, p, c->m->syms[s]);
+  }
+}
+
+/* ---- lowering dispatch ---- */
+
+const cg_lowering cg_lowerings[CT_OP_COUNT] = {
+    [CT_OP_CONSTANT] = {NULL, cg_lower_elementwise},
+    [CT_OP_FUSION] = {cg_prepare_fusion, cg_lower_fusion},
+    [CT_OP_LINEAR] = {NULL, cg_lower_linear},
+    [CT_OP_MATMUL] = {NULL, cg_lower_matmul},
+};
+
+static cg_lowering lowering_of(ct_op op) {
+  if (ct_op_table[op].cls == CT_OPC_ELEMENTWISE) return (cg_lowering){NULL, cg_lower_elementwise};
+  return cg_lowerings[op];
+}
+
+ct_status cg_prepare_node(cg *c, const ct_node *n, int *scratch) {
+  *scratch = -1;
+  cg_lowering l = lowering_of(n->op);
+  return l.prepare ? l.prepare(c, n, scratch) : CT_OK;
+}
+
+ct_status cg_lower_node(cg *c, const ct_node *n, int scratch) {
+  cg_lowering l = lowering_of(n->op);
+  if (l.lower) {
+    ct_status st = l.lower(c, n, scratch);
+    if (st != CT_ERR_UNSUPPORTED) return st;
+  }
+  if (n->op == CT_OP_FUSION || n->op == CT_OP_RETURN)
+    return cg_error(c, n, "%s", "no lowering and no runtime kernel");
+  return cg_lower_fallback(c, n);
+}
+
+/* ---- placement ---- */
+
+typedef struct placement {
+  int result_of;  /* result index the value is computed into directly, or -1 */
+  bool alias;     /* reshape result sharing its operand's bytes */
+} placement;
+
+static int find_result(const ct_graph *g, const ct_value *v, const bool *taken) {
+  const ct_node *ret = ct_graph_return(g);
+  for (int i = 0; i < ret->n_operands; i++)
+    if (ct_node_operand(ret, i) == v && !taken[i]) return i;
+  return -1;
+}
+
+static bool reshape_aliases(const cg *c, const ct_node *n) {
+  if (n->op != CT_OP_RESHAPE) return false;
+  const ct_mem_plan *p = c->g->plan;
+  if (!p) return true;
+  const ct_buffer *b = ct_mem_plan_find(p, n->results[0]);
+  return !b || b->shares_with == ct_node_operand(n, 0);
+}
+
+static ct_status emit_workspace_fn(cg *c, const char *fname) {
+  LLVMTypeRef ft = LLVMFunctionType(c->t_i64, &c->t_i64p, 1, 0);
+  LLVMValueRef fn = LLVMAddFunction(c->mod, fname, ft);
+  LLVMValueRef saved = c->fn;
+  c->fn = fn;
+  LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));
+  load_syms(c, LLVMGetParam(fn, 0));
+  LLVMBuildRet(c->b, emit_layout(c, NULL));
+  c->fn = saved;
+  return CT_OK;
+}
+
+ct_status cg_emit_graph(cg *c, const ct_graph *g) {
+  const ct_node *ret = ct_graph_return(g);
+  if (!ret) return ct_diag_error(c->diag, NULL, 0, 0, "codegen: @%s has no return", g->name);
+  c->g = g;
+  c->n_slots = 0;
+  c->n_graph_fallbacks = 0;
+  size_t nvals = (size_t)g->body->n_params + 16;
+  for (const ct_node *n = g->body->first; n; n = n->next) {
+    nvals += (size_t)n->n_results;
+    if (n->body) {
+      nvals += (size_t)n->body->n_params;
+      for (const ct_node *k = n->body->first; k; k = k->next) nvals += (size_t)k->n_results;
+    }
+  }
+  c->vmap_cap = 16;
+  while (c->vmap_cap < 2 * nvals) c->vmap_cap *= 2;
+  c->vmap = calloc(c->vmap_cap, sizeof *c->vmap);
+  LLVMValueRef sym_store[64];
+  if (c->m->n_syms >= 64) {
+    free(c->vmap);
+    return ct_diag_error(c->diag, NULL, 0, 0, "codegen: too many symbols (%d)", c->m->n_syms);
+  }
+  c->sym_vals = sym_store;
+  int n_res = ret->n_operands;
+  bool *taken = calloc((size_t)n_res + 1, sizeof *taken);
+  int n_nodes = 0;
+  for (const ct_node *n = g->body->first; n; n = n->next) n_nodes++;
+  int *scratch = calloc((size_t)n_nodes + 1, sizeof *scratch);
+  if (!c->vmap || !taken || !scratch) abort();
+
+  /* Placement and scratch: the layout pre-pass. */
+  ct_status st = CT_OK;
+  int idx = 0;
+  for (const ct_node *n = g->body->first; n && st == CT_OK; n = n->next, idx++) {
+    if (n->op == CT_OP_RETURN) continue;
+    bool alias = reshape_aliases(c, n);
+    for (int r = 0; r < n->n_results; r++) {
+      const ct_value *v = n->results[r];
+      int k = alias ? -1 : find_result(g, v, taken);
+      if (k >= 0) {
+        taken[k] = true;
+        vmap_find(c, v, true)->result = k;
+      } else if (!alias) {
+        cg_value_set_slot(c, v, value_slot(c, v));
+      }
+    }
+    st = cg_prepare_node(c, n, &scratch[idx]);
+  }
+
+  /* The _call function. */
+  char fname[512];
+  snprintf(fname, sizeof fname, "%s_%s_call", c->name, g->name);
+  LLVMTypeRef call_p = LLVMPointerType(c->t_call, 0);
+  LLVMTypeRef ft = LLVMFunctionType(c->t_i32, &call_p, 1, 0);
+  c->fn = LLVMAddFunction(c->mod, fname, ft);
+  LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, c->fn, "entry"));
+  LLVMValueRef call = LLVMGetParam(c->fn, 0);
+  LLVMValueRef fields[4];
+  LLVMTypeRef ftypes[4] = {c->t_i64p, LLVMPointerType(c->t_i8p, 0), LLVMPointerType(c->t_i8p, 0),
+                           c->t_i8p};
+  static const char *const fnames[4] = {"syms", "args", "results", "workspace"};
+  for (int i = 0; i < 4; i++) {
+    LLVMValueRef p = LLVMBuildStructGEP2(c->b, c->t_call, call, (unsigned)i, "");
+    fields[i] = LLVMBuildLoad2(c->b, ftypes[i], p, fnames[i]);
+  }
+  load_syms(c, fields[0]);
+  c->workspace = fields[3];
+  c->slot_ptrs = calloc((size_t)c->n_slots + 1, sizeof *c->slot_ptrs);
+  if (!c->slot_ptrs) abort();
+  emit_layout(c, c->workspace);
+  for (int i = 0; i < g->body->n_params; i++) {
+    LLVMValueRef p = LLVMBuildInBoundsGEP2(c->b, c->t_i8p, fields[1], (LLVMValueRef[]){cg_i64(c, i)}, 1, "");
+    const ct_value *in = g->body->params[i];
+    cg_value_set_ptr(c, in, LLVMBuildLoad2(c->b, c->t_i8p, p, in->name ? in->name : "arg"));
+  }
+  LLVMValueRef res_ptrs[256];
+  if (n_res > 256) st = ct_diag_error(c->diag, NULL, 0, 0, "codegen: @%s: too many results", g->name);
+  for (int i = 0; st == CT_OK && i < n_res; i++) {
+    LLVMValueRef p = LLVMBuildInBoundsGEP2(c->b, c->t_i8p, fields[2], (LLVMValueRef[]){cg_i64(c, i)}, 1, "");
+    res_ptrs[i] = LLVMBuildLoad2(c->b, c->t_i8p, p, "result");
+  }
+  for (size_t i = 0; st == CT_OK && i < c->vmap_cap; i++)
+    if (c->vmap[i].key && c->vmap[i].result >= 0) c->vmap[i].ptr = res_ptrs[c->vmap[i].result];
+
+  idx = 0;
+  for (const ct_node *n = g->body->first; n && st == CT_OK; n = n->next, idx++) {
+    if (n->op == CT_OP_RETURN) break;
+    if (reshape_aliases(c, n)) {
+      cg_value_set_ptr(c, n->results[0], cg_value_ptr(c, ct_node_operand(n, 0)));
+      continue;
+    }
+    st = cg_lower_node(c, n, scratch[idx]);
+  }
+  /* Results not computed in place: graph inputs, aliases, values returned twice. */
+  for (int i = 0; st == CT_OK && i < n_res; i++) {
+    const ct_value *v = ct_node_operand(ret, i);
+    LLVMValueRef src = cg_value_ptr(c, v);
+    if (src == res_ptrs[i]) continue;
+    LLVMValueRef bytes = LLVMBuildMul(c->b, cg_numel(c, &v->type),
+                                      cg_i64(c, (int64_t)ct_dtype_size(v->type.dtype)), "");
+    LLVMBuildMemCpy(c->b, res_ptrs[i], 1, src, 1, bytes);
+  }
+  if (st == CT_OK) LLVMBuildRet(c->b, cg_i32(c, 0));
+  if (st == CT_OK) {
+    snprintf(fname, sizeof fname, "%s_%s_workspace_size", c->name, g->name);
+    st = emit_workspace_fn(c, fname);
+  }
+  if (st == CT_OK) {
+    /* This entry's part of the metadata. */
+    int gi = 0;
+    while (gi < c->m->n_graphs && c->m->graphs[gi] != g) gi++;
+    cg_str *e = &c->graph_fallback_json[gi];
+    cg_str_printf(e, "[");
+    for (int i = 0; i < c->n_graph_fallbacks; i++)
+      cg_str_printf(e, "%s\"%s\"", i ? ", " : "", c->graph_fallbacks[i]);
+    cg_str_printf(e, "]");
+  }
+  free(taken);
+  free(scratch);
+  free(c->vmap);
+  free(c->slot_ptrs);
+  c->vmap = NULL;
+  c->slot_ptrs = NULL;
+  c->sym_vals = NULL;
+  return st;
+}
