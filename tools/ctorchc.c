@@ -17,6 +17,7 @@
 
 static const char usage[] =
     "usage: ctorchc MODEL.py --input NAME=DTYPE[DIMS] [--input ...] [options]\n"
+    "       ctorchc MODULE.ctir [options]   (IR text: the frontend is skipped)\n"
     "Input:\n"
     "  --input x=f32[N,784]   one forward input: name, dtype and shape (symbols allowed)\n"
     "  --class NAME           the nn.Module class to compile (default: the last one)\n"
@@ -225,7 +226,15 @@ int main(int argc, char **argv) {
   bool native = strcmp(o.emit, "ir") != 0;
   const char *pipeline = ct_pipeline_for_level(o.opt_level);
   ct_pipeline_options popt = {false, o.print_after_all ? stderr : NULL, false, true};
-  if (ct_frontend_compile(text, len, file, &fopt, &m, &diag) != CT_OK ||
+  /* A .ctir input is IR text (as ctorch-opt reads it): it skips the frontend. */
+  size_t in_len = strlen(o.input);
+  bool ir_input = in_len > 5 && strcmp(o.input + in_len - 5, ".ctir") == 0;
+  if (ir_input) {
+    m = ct_module_parse(text, len, file, &diag);
+    if (m && o.n_specs)
+      ct_diag_add(&diag, CT_SEV_WARNING, NULL, 0, 0, "--input is ignored for a .ctir input");
+  }
+  if ((ir_input ? !m : ct_frontend_compile(text, len, file, &fopt, &m, &diag) != CT_OK) ||
       ct_module_verify(m, &diag) != CT_OK) {
     status = 1;
   } else if ((native || o.weights) && bind_params(m, &o, &diag) != CT_OK) {
