@@ -327,7 +327,8 @@ ct_status ct_graph_verify(const ct_graph *g, ct_diag *diag);
 /* ---- weights ------------------------------------------------------------------------------ */
 
 struct ct_st_file;
-/* Sets every parameter's init tensor from a safetensors file keyed by state_dict names. A missing
+/* Sets every parameter's init tensor from a safetensors file keyed by state_dict names (optimizer
+ * state absent from the file keeps its init spec: zeros). A missing
  * key, an unknown key, or a dtype/shape mismatch is an error naming the key. */
 ct_status ct_module_bind_weights(ct_module *m, struct ct_st_file *weights, ct_diag *diag);
 /* Materializes every parameter without an init tensor from its init_spec (PyTorch's default

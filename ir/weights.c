@@ -13,6 +13,9 @@ ct_status ct_module_bind_weights(ct_module *m, struct ct_st_file *weights, ct_di
   for (int i = 0; i < m->n_params; i++) {
     ct_param *p = &m->params[i];
     ct_tensor *t = ct_st_find(weights, p->name);
+    /* Optimizer state starts from zeros (its init spec) when the file has none: a PyTorch
+     * state_dict holds weights and buffers only. */
+    if (!t && p->kind == CT_PARAM_STATE) continue;
     if (!t) {
       char want[128];
       ct_type_format(m, &p->type, want, sizeof want);
