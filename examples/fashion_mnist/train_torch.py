@@ -103,6 +103,7 @@ def main():
     ap.add_argument("--threads", type=int, default=int(os.environ.get("CTORCH_NUM_THREADS", "0")) or os.cpu_count())
     ap.add_argument("--train-limit", type=int, default=0, help="use only the first K training images")
     ap.add_argument("--test-limit", type=int, default=0, help="use only the first K test images")
+    ap.add_argument("--save-weights", help="write the trained weights (state_dict keys) here")
     ap.add_argument("--check-weights", help="ctorch's trained weights: load_state_dict and evaluate")
     ap.add_argument("--json", help="write the results here")
     a = ap.parse_args()
@@ -154,6 +155,8 @@ def main():
         result["train_images_per_s"] = n * a.epochs / train_time
         print(f"pytorch: test accuracy {100 * result['accuracy']:.2f}%, "
               f"training {result['train_images_per_s']:.0f} images/s (eager, {a.threads} threads)")
+    if a.save_weights:
+        safetensors_io.save(a.save_weights, model.state_dict())
     if a.check_weights:
         checked = FashionLeNet()
         checked.load_state_dict(safetensors_io.load(a.check_weights))
