@@ -499,6 +499,7 @@ int main(int argc, char **argv) {
   printf("weights: %s\n", weights);
   rc = 0;
 out:
+  fflush(stdout);
   if (diag.n_errors) ct_diag_print(&diag, stderr);
   ct_diag_free(&diag);
   fm_trainer_free(tr);

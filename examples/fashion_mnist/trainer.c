@@ -16,8 +16,12 @@ struct fm_trainer {
   int n_step_outputs;
 };
 
-static ct_status api_error(ct_diag *diag, const char *file, ct_status st) {
-  ct_diag_error(diag, file, 0, 0, "%s", ct_last_error());
+/* Moves the API's message (which names the file or entry itself) into diag. */
+static ct_status api_error(ct_diag *diag, const char *what, ct_status st) {
+  const char *msg = ct_last_error();
+  size_t n = strlen(what);
+  if (strncmp(msg, what, n) == 0 && msg[n] == ':') ct_diag_error(diag, NULL, 0, 0, "%s", msg);
+  else ct_diag_error(diag, NULL, 0, 0, "%s: %s", what, msg);
   return st ? st : CT_ERR_INVALID;
 }
 
