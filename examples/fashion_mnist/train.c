@@ -323,6 +323,8 @@ static int deploy(const options *o, const char *tools, const char *weights,
     ct_diag_free(&diag);
     goto done;
   }
+  /* Both artifacts run on the same images; their predictions must agree. */
+  int predicted[2][SHOW_IMAGES];
   for (int k = 0; k < 2; k++) {
     const char *model = k == 0 ? ctm : so;
     printf("== ctorch-run %s --inputs %s --outputs %s\n", model, inputs, outputs);
@@ -332,31 +334,43 @@ static int deploy(const options *o, const char *tools, const char *weights,
       ct_diag_free(&diag);
       goto done;
     }
-  }
-  ct_st_file *pred = NULL;
-  st = ct_st_load(outputs, &pred, &diag);
-  ct_tensor *logits = pred ? ct_st_find(pred, "output") : NULL;
-  if (st != CT_OK || !logits || logits->rank != 2 || logits->shape[0] != n ||
-      logits->shape[1] != FM_CLASSES) {
-    if (st == CT_OK) ct_diag_error(&diag, outputs, 0, 0, "no 'output' of shape [%lld, 10]", (long long)n);
-    ct_diag_print(&diag, stderr);
+    ct_st_file *pred = NULL;
+    st = ct_st_load(outputs, &pred, &diag);
+    ct_tensor *logits = pred ? ct_st_find(pred, "output") : NULL;
+    if (st != CT_OK || !logits || logits->rank != 2 || logits->shape[0] != n ||
+        logits->shape[1] != FM_CLASSES) {
+      if (st == CT_OK)
+        ct_diag_error(&diag, outputs, 0, 0, "no 'output' of shape [%lld, 10]", (long long)n);
+      ct_diag_print(&diag, stderr);
+      ct_st_free(pred);
+      ct_diag_free(&diag);
+      goto done;
+    }
+    for (int64_t i = 0; i < n; i++) {
+      int best = 0;
+      for (int c = 1; c < FM_CLASSES; c++)
+        if (ct_tensor_get(logits, i * FM_CLASSES + c) > ct_tensor_get(logits, i * FM_CLASSES + best))
+          best = c;
+      predicted[k][i] = best;
+    }
     ct_st_free(pred);
+  }
+  printf("   image  predicted     true\n");
+  int right = 0, agree = 0;
+  for (int64_t i = 0; i < n; i++) {
+    int best = predicted[1][i];
+    right += best == ybuf[i];
+    agree += best == predicted[0][i];
+    printf("   %5lld  %-12s  %-12s%s\n", (long long)i, class_names[best], class_names[ybuf[i]],
+           best == ybuf[i] ? "" : "  (wrong)");
+  }
+  printf("   %d of %lld right; model.ctm and model.so agree on %d of %lld\n", right, (long long)n,
+         agree, (long long)n);
+  if (agree != n) {
+    fprintf(stderr, "ctorch-fmnist-train: error: model.ctm and model.so predict differently\n");
     ct_diag_free(&diag);
     goto done;
   }
-  printf("   image  predicted      true\n");
-  int right = 0;
-  for (int64_t i = 0; i < n; i++) {
-    int best = 0;
-    for (int c = 1; c < FM_CLASSES; c++)
-      if (ct_tensor_get(logits, i * FM_CLASSES + c) > ct_tensor_get(logits, i * FM_CLASSES + best))
-        best = c;
-    right += best == ybuf[i];
-    printf("   %5lld  %-12s   %-12s %s\n", (long long)i, class_names[best], class_names[ybuf[i]],
-           best == ybuf[i] ? "" : "(wrong)");
-  }
-  printf("   %d of %lld right\n", right, (long long)n);
-  ct_st_free(pred);
   ct_diag_free(&diag);
   rc = 0;
 done:
