@@ -4,7 +4,9 @@
  * config of the generator; for the MLP also each loss function; and training the MLP on
  * scikit-learn's digits through the interpreter follows PyTorch's loss curve.
  * Tensors compare by max |ours - torch| / max |torch| <= 1e-4 (per tensor), against PyTorch's
- * float64 run of the same f32 weights and inputs (see the generator). */
+ * float64 run of the same f32 weights and inputs (see the generator). BatchNorm runs in
+ * training mode: batch statistics, and the running statistics and num_batches_tracked after
+ * the steps are compared too. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -148,14 +150,22 @@ static void env_from_params(env *e, const ct_module *m) {
   for (int i = 0; i < m->n_params; i++) env_set(e, m->params[i].name, m->params[i].init);
 }
 
+/* The generator's MODELS: the forward input, the optimizer configs, and the loss (cross_entropy
+ * against class indices, or mse_loss against a real target of the output's type). */
 typedef struct model_case {
-  const char *name, *spec;
+  const char *name, *input, *spec;
   const char *optims[4];
+  bool mse;
 } model_case;
 
 static const model_case models[] = {
-    {"mlp", "x=f32[N,784]", {"sgd", "adam", "nesterov", "adamw"}},
-    {"lenet", "x=f32[N,1,28,28]", {"sgd", "adam", NULL, NULL}},
+    {"mlp", "x", "x=f32[N,784]", {"sgd", "adam", "nesterov", "adamw"}, false},
+    {"lenet", "x", "x=f32[N,1,28,28]", {"sgd", "adam", NULL, NULL}, false},
+    {"cnn", "x", "x=f32[N,3,32,32]", {"sgd", "adam", NULL, NULL}, false},
+    {"resblock", "x", "x=f32[N,3,16,16]", {"sgd", "adam", NULL, NULL}, false},
+    {"transformer", "x", "x=f32[N,16,64]", {"sgd", "adam_eps", NULL, NULL}, true},
+    {"text_classifier", "tokens", "tokens=i64[N,32]", {"sgd", "adam", NULL, NULL}, false},
+    {"rnn", "x", "x=f32[N,12,8]", {"sgd", "adam", NULL, NULL}, false},
 };
 
 /* The generator's OPTIMS. */
@@ -166,6 +176,9 @@ static ct_optim_options optim_config(const char *name) {
     o.lr = 0.1, o.momentum = 0.9, o.weight_decay = 1e-4;
   } else if (strcmp(name, "adam") == 0) {
     ct_optim_defaults(CT_OPTIM_ADAM, &o);
+  } else if (strcmp(name, "adam_eps") == 0) {
+    ct_optim_defaults(CT_OPTIM_ADAM, &o);
+    o.eps = 1e-6;
   } else if (strcmp(name, "nesterov") == 0) {
     ct_optim_defaults(CT_OPTIM_SGD, &o);
     o.lr = 0.05, o.momentum = 0.9, o.nesterov = true, o.clip_grad_norm = 0.5;
@@ -184,8 +197,14 @@ static void check_model(const model_case *mc) {
   ct_st_file *inputs = load_st(path);
   if (!exp || !inputs) goto out;
   ct_tensor *y = ct_st_find(exp, "y");
-  ct_type yt = ct_type_make(CT_DT_I64, 1, (ct_dim[]){ct_dim_sym(1)});
-  ct_loss_options ce = {CT_LOSS_CROSS_ENTROPY, false, 0.0};
+  ct_tensor *x = ct_st_find(inputs, mc->input);
+  CHECK_MSG(x && y, "%s: fixture without %s or y", mc->name, mc->input);
+  if (!x || !y) goto out;
+  /* y: i64[N] class indices, or f32[N, ...] of the output's shape */
+  ct_dim ydims[CT_MAX_RANK] = {ct_dim_sym(1)};
+  for (int i = 1; i < y->rank; i++) ydims[i] = ct_dim_const(y->shape[i]);
+  ct_type yt = ct_type_make(y->dtype, y->rank, ydims);
+  ct_loss_options ce = {mc->mse ? CT_LOSS_MSE : CT_LOSS_CROSS_ENTROPY, false, 0.0};
 
   for (int k = -1; k < 4; k++) {
     const char *oname = k < 0 ? "sgd" : mc->optims[k];
@@ -194,7 +213,7 @@ static void check_model(const model_case *mc) {
     ct_module *m = build(mc->name, mc->spec, &ce, &opt, "y", &yt);
     if (!m) continue;
     env e = {{0}, {0}, 0};
-    env_set(&e, "x", ct_st_find(inputs, "x"));
+    env_set(&e, mc->input, x);
     env_set(&e, "y", y);
     env_from_params(&e, m);
     if (k < 0) { /* @grad */
@@ -221,7 +240,7 @@ static void check_model(const model_case *mc) {
         release_all(out, n);
       }
       for (int i = 0; i < m->n_params; i++) {
-        if (m->params[i].kind != CT_PARAM_WEIGHT) continue;
+        if (m->params[i].kind == CT_PARAM_STATE) continue; /* weights and buffers */
         char what[256], key[256];
         snprintf(what, sizeof what, "%s %s: %s after 3 steps", mc->name, oname, m->params[i].name);
         snprintf(key, sizeof key, "%s.%s", oname, m->params[i].name);
