@@ -148,6 +148,10 @@ const cg_lowering cg_lowerings[CT_OP_COUNT] = {
     [CT_OP_FUSION] = {cg_prepare_fusion, cg_lower_fusion},
     [CT_OP_LINEAR] = {NULL, cg_lower_linear},
     [CT_OP_MATMUL] = {NULL, cg_lower_matmul},
+    [CT_OP_CONV2D] = {cg_prepare_conv2d, cg_lower_conv2d},
+    [CT_OP_MAX_POOL2D] = {NULL, cg_lower_max_pool2d},
+    [CT_OP_SOFTMAX] = {NULL, cg_lower_softmax},
+    [CT_OP_LOG_SOFTMAX] = {NULL, cg_lower_softmax},
 };
 
 static cg_lowering lowering_of(ct_op op) {

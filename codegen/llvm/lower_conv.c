@@ -1,0 +1,219 @@
+/* codegen/llvm/lower_conv.c: conv2d and max_pool2d over [N,C,H,W] with constant C, H, W and
+ * kernel (N may be symbolic). conv2d is im2col into a workspace scratch buffer plus one GEMM per
+ * sample and group (1x1 stride-1 unpadded kernels read the input directly), then the bias pass;
+ * max_pool2d is a direct loop nest split over planes on the thread pool, with the runtime's
+ * rules (first maximum, NaN wins, out-of-bounds taps skipped). Anything else falls back. */
+#include <cblas.h>
+#include <string.h>
+
+#include "cg_internal.h"
+
+typedef struct conv_geom {
+  int64_t C, H, W, O, kh, kw, Ho, Wo, sh, sw, ph, pw, dh, dw, groups, Cg, Og, Kc;
+} conv_geom;
+
+static bool const_dims(const ct_type *t, int from) {
+  for (int i = from; i < t->rank; i++)
+    if (t->dims[i].sym) return false;
+  return true;
+}
+
+/* An INTS attribute as a pair (one value repeats); false when absent or longer. */
+static bool attr_pair(const ct_node *n, const char *name, int64_t *v, int64_t d0) {
+  const ct_attr *a = ct_node_attr(n, name);
+  v[0] = v[1] = d0;
+  if (!a || a->kind != CT_ATTR_INTS || a->n == 0) return a == NULL || a->kind == CT_ATTR_INTS;
+  if (a->n > 2) return false;
+  v[0] = a->u.ints[0];
+  v[1] = a->n == 2 ? a->u.ints[1] : a->u.ints[0];
+  return true;
+}
+
+static bool conv_geometry(const ct_node *n, conv_geom *g) {
+  const ct_type *x = &ct_node_operand(n, 0)->type, *w = &ct_node_operand(n, 1)->type;
+  const ct_type *y = &n->results[0]->type;
+  ct_dtype dt = y->dtype;
+  if ((dt != CT_DT_F32 && dt != CT_DT_F64) || x->dtype != dt || w->dtype != dt) return false;
+  if (n->n_operands == 3 && ct_node_operand(n, 2)->type.dtype != dt) return false;
+  if (x->rank != 4 || w->rank != 4 || y->rank != 4 || !const_dims(x, 1) || !const_dims(w, 0) ||
+      !const_dims(y, 1))
+    return false;
+  int64_t s[2], p[2], d[2];
+  if (!attr_pair(n, "stride", s, 1) || !attr_pair(n, "padding", p, 0) || !attr_pair(n, "dilation", d, 1))
+    return false;
+  g->groups = ct_node_attr_int(n, "groups", 1);
+  g->C = x->dims[1].off, g->H = x->dims[2].off, g->W = x->dims[3].off;
+  g->O = w->dims[0].off, g->Cg = w->dims[1].off, g->kh = w->dims[2].off, g->kw = w->dims[3].off;
+  g->Ho = y->dims[2].off, g->Wo = y->dims[3].off;
+  g->sh = s[0], g->sw = s[1], g->ph = p[0], g->pw = p[1], g->dh = d[0], g->dw = d[1];
+  if (g->groups < 1 || g->Cg * g->groups != g->C || g->O % g->groups != 0 || y->dims[1].off != g->O)
+    return false;
+  g->Og = g->O / g->groups;
+  g->Kc = g->Cg * g->kh * g->kw;
+  return g->sh >= 1 && g->sw >= 1 && g->dh >= 1 && g->dw >= 1 && g->ph >= 0 && g->pw >= 0;
+}
+
+static bool direct_1x1(const conv_geom *g) {
+  return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
+}
+
+ct_status cg_prepare_conv2d(cg *c, const ct_node *n, int *scratch) {
+  conv_geom g;
+  *scratch = -1;
+  if (!conv_geometry(n, &g) || direct_1x1(&g)) return CT_OK;
+  ct_dim f[2] = {ct_dim_const(g.Kc), ct_dim_const(g.Ho * g.Wo)};
+  *scratch = cg_scratch_slot(c, (int64_t)ct_dtype_size(n->results[0]->type.dtype), 2, f);
+  return CT_OK;
+}
+
+/* C[M,N] = A[M,K] B[K,N], row-major, with constant sizes. */
+static void gemm_nn(cg *c, ct_dtype dt, LLVMValueRef a, LLVMValueRef b, LLVMValueRef out,
+                    int64_t m, int64_t nn, int64_t k) {
+  LLVMTypeRef ft = cg_elem_type(c, dt), fp = LLVMPointerType(ft, 0);
+  LLVMTypeRef bi = c->t_i32;
+  LLVMTypeRef args_t[] = {c->t_i32, c->t_i32, c->t_i32, bi, bi, bi, ft, fp, bi, fp, bi, ft, fp, bi};
+  LLVMValueRef fn = cg_extern(c, dt == CT_DT_F32 ? "cblas_sgemm" : "cblas_dgemm",
+                              LLVMFunctionType(c->t_void, args_t, 14, 0));
+  LLVMValueRef args[] = {cg_i32(c, CblasRowMajor), cg_i32(c, CblasNoTrans), cg_i32(c, CblasNoTrans),
+                         cg_i32(c, (int32_t)m), cg_i32(c, (int32_t)nn), cg_i32(c, (int32_t)k),
+                         LLVMConstReal(ft, 1.0), LLVMBuildBitCast(c->b, a, fp, ""), cg_i32(c, (int32_t)k),
+                         LLVMBuildBitCast(c->b, b, fp, ""), cg_i32(c, (int32_t)nn), LLVMConstReal(ft, 0.0),
+                         LLVMBuildBitCast(c->b, out, fp, ""), cg_i32(c, (int32_t)nn)};
+  cg_call(c, fn, args, 14, "");
+}
+
+static LLVMValueRef byte_off(cg *c, LLVMValueRef base, LLVMValueRef elems, int64_t es) {
+  LLVMValueRef off = LLVMBuildMul(c->b, elems, cg_i64(c, es), "");
+  return LLVMBuildInBoundsGEP2(c->b, c->t_i8, base, &off, 1, "");
+}
+
+/* col[ck, oh*Wo + ow] = x[c, ih, iw] or 0 outside the image. */
+static void emit_im2col(cg *c, const conv_geom *g, ct_dtype dt, LLVMValueRef x, LLVMValueRef col) {
+  LLVMTypeRef ft = cg_elem_type(c, dt);
+  LLVMValueRef zero = LLVMConstReal(ft, 0.0);
+  cg_loop lk, lh, lw;
+  LLVMValueRef ck = cg_loop_begin(c, &lk, cg_i64(c, 0), cg_i64(c, g->Kc), "ck");
+  LLVMValueRef ch = LLVMBuildUDiv(c->b, ck, cg_i64(c, g->kh * g->kw), "");
+  LLVMValueRef r = LLVMBuildURem(c->b, ck, cg_i64(c, g->kh * g->kw), "");
+  LLVMValueRef ki = LLVMBuildUDiv(c->b, r, cg_i64(c, g->kw), "");
+  LLVMValueRef kj = LLVMBuildURem(c->b, r, cg_i64(c, g->kw), "");
+  LLVMValueRef oh = cg_loop_begin(c, &lh, cg_i64(c, 0), cg_i64(c, g->Ho), "oh");
+  LLVMValueRef ih = LLVMBuildAdd(c->b, LLVMBuildSub(c->b, LLVMBuildMul(c->b, oh, cg_i64(c, g->sh), ""), cg_i64(c, g->ph), ""),
+                                 LLVMBuildMul(c->b, ki, cg_i64(c, g->dh), ""), "ih");
+  LLVMValueRef hok = LLVMBuildICmp(c->b, LLVMIntULT, ih, cg_i64(c, g->H), "");
+  LLVMValueRef row = LLVMBuildMul(c->b, LLVMBuildAdd(c->b, LLVMBuildMul(c->b, ch, cg_i64(c, g->H), ""), ih, ""), cg_i64(c, g->W), "");
+  LLVMValueRef orow = LLVMBuildAdd(c->b, LLVMBuildMul(c->b, ck, cg_i64(c, g->Ho * g->Wo), ""),
+                                   LLVMBuildMul(c->b, oh, cg_i64(c, g->Wo), ""), "");
+  LLVMValueRef ow = cg_loop_begin(c, &lw, cg_i64(c, 0), cg_i64(c, g->Wo), "ow");
+  LLVMValueRef iw = LLVMBuildAdd(c->b, LLVMBuildSub(c->b, LLVMBuildMul(c->b, ow, cg_i64(c, g->sw), ""), cg_i64(c, g->pw), ""),
+                                 LLVMBuildMul(c->b, kj, cg_i64(c, g->dw), ""), "iw");
+  LLVMValueRef ok = LLVMBuildAnd(c->b, hok, LLVMBuildICmp(c->b, LLVMIntULT, iw, cg_i64(c, g->W), ""), "");
+  /* Clamp the index so the load is always in bounds; the select drops it outside. */
+  LLVMValueRef idx = LLVMBuildSelect(c->b, ok, LLVMBuildAdd(c->b, row, iw, ""), cg_i64(c, 0), "");
+  LLVMValueRef v = LLVMBuildLoad2(c->b, ft, cg_gep(c, ft, x, idx), "");
+  LLVMBuildStore(c->b, LLVMBuildSelect(c->b, ok, v, zero, ""), cg_gep(c, ft, col, LLVMBuildAdd(c->b, orow, ow, "")));
+  cg_loop_end(c, &lw);
+  cg_loop_end(c, &lh);
+  cg_loop_end(c, &lk);
+}
+
+ct_status cg_lower_conv2d(cg *c, const ct_node *n, int scratch) {
+  conv_geom g;
+  if (sizeof(blasint) != 4 || !conv_geometry(n, &g) || g.Kc > INT32_MAX || g.Ho * g.Wo > INT32_MAX)
+    return CT_ERR_UNSUPPORTED;
+  bool direct = direct_1x1(&g);
+  if (!direct && scratch < 0) return CT_ERR_UNSUPPORTED;
+  ct_dtype dt = n->results[0]->type.dtype;
+  int64_t es = (int64_t)ct_dtype_size(dt);
+  LLVMTypeRef ft = cg_elem_type(c, dt);
+  LLVMValueRef x = cg_value_ptr(c, ct_node_operand(n, 0)), w = cg_value_ptr(c, ct_node_operand(n, 1));
+  LLVMValueRef y = cg_value_ptr(c, n->results[0]);
+  LLVMValueRef col = direct ? NULL : cg_slot_ptr(c, scratch);
+  LLVMValueRef batch = cg_dim(c, ct_node_operand(n, 0)->type.dims[0]);
+  int64_t L = g.Ho * g.Wo;
+  cg_loop ln, lg;
+  LLVMValueRef s = cg_loop_begin(c, &ln, cg_i64(c, 0), batch, "sample");
+  LLVMValueRef gi = cg_loop_begin(c, &lg, cg_i64(c, 0), cg_i64(c, g.groups), "group");
+  LLVMValueRef xg = byte_off(c, x, LLVMBuildAdd(c->b, LLVMBuildMul(c->b, s, cg_i64(c, g.C * g.H * g.W), ""),
+                                                LLVMBuildMul(c->b, gi, cg_i64(c, g.Cg * g.H * g.W), ""), ""), es);
+  LLVMValueRef yg = byte_off(c, y, LLVMBuildAdd(c->b, LLVMBuildMul(c->b, s, cg_i64(c, g.O * L), ""),
+                                                LLVMBuildMul(c->b, gi, cg_i64(c, g.Og * L), ""), ""), es);
+  LLVMValueRef wg = byte_off(c, w, LLVMBuildMul(c->b, gi, cg_i64(c, g.Og * g.Kc), ""), es);
+  if (!direct) emit_im2col(c, &g, dt, xg, col);
+  gemm_nn(c, dt, wg, direct ? xg : col, yg, g.Og, L, g.Kc);
+  cg_loop_end(c, &lg);
+  if (n->n_operands == 3) {
+    LLVMValueRef bias = cg_value_ptr(c, ct_node_operand(n, 2));
+    LLVMValueRef ys = byte_off(c, y, LLVMBuildMul(c->b, s, cg_i64(c, g.O * L), ""), es);
+    cg_loop lo, ll;
+    LLVMValueRef o = cg_loop_begin(c, &lo, cg_i64(c, 0), cg_i64(c, g.O), "oc");
+    LLVMValueRef bv = LLVMBuildLoad2(c->b, ft, cg_gep(c, ft, bias, o), "");
+    LLVMValueRef base = LLVMBuildMul(c->b, o, cg_i64(c, L), "");
+    LLVMValueRef l = cg_loop_begin(c, &ll, cg_i64(c, 0), cg_i64(c, L), "l");
+    LLVMValueRef p = cg_gep(c, ft, ys, LLVMBuildAdd(c->b, base, l, ""));
+    LLVMBuildStore(c->b, LLVMBuildFAdd(c->b, LLVMBuildLoad2(c->b, ft, p, ""), bv, ""), p);
+    cg_loop_end(c, &ll);
+    cg_loop_end(c, &lo);
+  }
+  cg_loop_end(c, &ln);
+  return CT_OK;
+}
+
+/* ---- max_pool2d ---- */
+
+ct_status cg_lower_max_pool2d(cg *c, const ct_node *n, int scratch) {
+  (void)scratch;
+  const ct_type *xt = &ct_node_operand(n, 0)->type, *yt = &n->results[0]->type;
+  ct_dtype dt = yt->dtype;
+  if ((dt != CT_DT_F32 && dt != CT_DT_F64) || xt->dtype != dt || xt->rank != 4 || yt->rank != 4 ||
+      !const_dims(xt, 1) || !const_dims(yt, 1))
+    return CT_ERR_UNSUPPORTED;
+  int64_t k[2], s[2], p[2], d[2];
+  if (!attr_pair(n, "kernel_size", k, 0) || k[0] < 1 || k[1] < 1) return CT_ERR_UNSUPPORTED;
+  const ct_attr *sa = ct_node_attr(n, "stride");
+  if (sa && sa->kind == CT_ATTR_INTS && sa->n > 0) {
+    if (!attr_pair(n, "stride", s, 1)) return CT_ERR_UNSUPPORTED;
+  } else {
+    s[0] = k[0], s[1] = k[1];
+  }
+  if (!attr_pair(n, "padding", p, 0) || !attr_pair(n, "dilation", d, 1)) return CT_ERR_UNSUPPORTED;
+  if (k[0] * k[1] > 64 || s[0] < 1 || s[1] < 1 || d[0] < 1 || d[1] < 1) return CT_ERR_UNSUPPORTED;
+  int64_t C = xt->dims[1].off, H = xt->dims[2].off, W = xt->dims[3].off;
+  int64_t Ho = yt->dims[2].off, Wo = yt->dims[3].off;
+  LLVMTypeRef ft = cg_elem_type(c, dt);
+  LLVMValueRef planes = LLVMBuildMul(c->b, cg_dim(c, xt->dims[0]), cg_i64(c, C), "");
+  LLVMValueRef xp = cg_value_ptr(c, ct_node_operand(n, 0)), yp = cg_value_ptr(c, n->results[0]);
+  cg_kernel kern;
+  cg_kernel_begin(c, &kern, "max_pool2d");
+  xp = cg_kernel_capture(c, &kern, xp);
+  yp = cg_kernel_capture(c, &kern, yp);
+  cg_loop lp, lh, lw;
+  LLVMValueRef pl = cg_loop_begin(c, &lp, kern.begin, kern.end, "plane");
+  LLVMValueRef xb = LLVMBuildMul(c->b, pl, cg_i64(c, H * W), "");
+  LLVMValueRef yb = LLVMBuildMul(c->b, pl, cg_i64(c, Ho * Wo), "");
+  LLVMValueRef oh = cg_loop_begin(c, &lh, cg_i64(c, 0), cg_i64(c, Ho), "oh");
+  LLVMValueRef ow = cg_loop_begin(c, &lw, cg_i64(c, 0), cg_i64(c, Wo), "ow");
+  LLVMValueRef best = LLVMConstReal(ft, -__builtin_inf());
+  for (int64_t i = 0; i < k[0]; i++)
+    for (int64_t j = 0; j < k[1]; j++) {
+      LLVMValueRef ih = LLVMBuildAdd(c->b, LLVMBuildMul(c->b, oh, cg_i64(c, s[0]), ""), cg_i64(c, i * d[0] - p[0]), "");
+      LLVMValueRef iw = LLVMBuildAdd(c->b, LLVMBuildMul(c->b, ow, cg_i64(c, s[1]), ""), cg_i64(c, j * d[1] - p[1]), "");
+      LLVMValueRef ok = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntULT, ih, cg_i64(c, H), ""),
+                                     LLVMBuildICmp(c->b, LLVMIntULT, iw, cg_i64(c, W), ""), "");
+      LLVMValueRef idx = LLVMBuildAdd(c->b, xb, LLVMBuildAdd(c->b, LLVMBuildMul(c->b, ih, cg_i64(c, W), ""), iw, ""), "");
+      idx = LLVMBuildSelect(c->b, ok, idx, xb, "");
+      LLVMValueRef v = LLVMBuildLoad2(c->b, ft, cg_gep(c, ft, xp, idx), "");
+      LLVMValueRef better = LLVMBuildOr(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, v, best, ""),
+                                        LLVMBuildFCmp(c->b, LLVMRealUNO, v, v, ""), "");
+      best = LLVMBuildSelect(c->b, LLVMBuildAnd(c->b, ok, better, ""), v, best, "");
+    }
+  LLVMValueRef o = LLVMBuildAdd(c->b, yb, LLVMBuildAdd(c->b, LLVMBuildMul(c->b, oh, cg_i64(c, Wo), ""), ow, ""), "");
+  LLVMBuildStore(c->b, best, cg_gep(c, ft, yp, o));
+  cg_loop_end(c, &lw);
+  cg_loop_end(c, &lh);
+  cg_loop_end(c, &lp);
+  int64_t per_plane = Ho * Wo * k[0] * k[1];
+  int64_t grain = per_plane >= 16384 ? 1 : 16384 / (per_plane ? per_plane : 1);
+  cg_kernel_end(c, &kern, planes, cg_i64(c, grain));
+  return CT_OK;
+}
