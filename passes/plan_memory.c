@@ -10,10 +10,12 @@
  *            operand of the same size whose last reader it is;
  *   storage  values joined by aliasing form one storage, live from its first definition to its
  *            last reader (a graph result lives to the return);
- *   offsets  storages by decreasing size are placed at the lowest candidate offset (0, or the
- *            end of a placed storage whose live range overlaps) that is disjoint from every
- *            overlapping placed storage for every binding of the symbols (>= 1); the envelope
- *            of all those ends is always such a candidate.
+ *   offsets  storages, one by one, go to the lowest candidate offset (0, or the end of a
+ *            placed storage whose live range overlaps) that is disjoint from every overlapping
+ *            placed storage for every binding of the symbols (>= 1); the envelope of all those
+ *            ends is always such a candidate. Several orders are tried (by size, by size times
+ *            lifetime, by lifetime, by first definition, symbolic sizes first or last, by
+ *            phase: see by_phase) and the smallest arena at the report binding wins.
  * The report (peak, naive total = sum of all non-view buffers, lower bound = largest set of
  * storages live at one node) is evaluated at `plan-memory{N=64}` (default 64 for each symbol). */
 #include <stdlib.h>
@@ -28,6 +30,10 @@ typedef struct storage {
   int begin, end;
   int64_t size_at; /* size under the report binding */
   bool placed;
+  /* For the phase order: the largest live bytes of the other kind (symbolic sizes for a
+   * constant-size storage, constant sizes for a symbolic one) during its live range. */
+  int64_t other_live;
+  int phase;
 } storage;
 
 typedef struct planner {
@@ -151,10 +157,126 @@ static bool place(planner *p, storage *s) {
   return true;
 }
 
-static int cmp_storage_desc(const void *a, const void *b) {
+/* Placement orders; the planner tries each and keeps the smallest arena. */
+static int64_t lifetime(const storage *s) { return s->end - s->begin + 1; }
+
+static int by_size(const void *a, const void *b) {
   const storage *x = *(storage *const *)a, *y = *(storage *const *)b;
   if (x->size_at != y->size_at) return x->size_at > y->size_at ? -1 : 1;
   return x->begin - y->begin;
+}
+
+static int by_area(const void *a, const void *b) {
+  const storage *x = *(storage *const *)a, *y = *(storage *const *)b;
+  int64_t ax = x->size_at * lifetime(x), ay = y->size_at * lifetime(y);
+  if (ax != ay) return ax > ay ? -1 : 1;
+  return by_size(a, b);
+}
+
+static int by_lifetime(const void *a, const void *b) {
+  const storage *x = *(storage *const *)a, *y = *(storage *const *)b;
+  if (lifetime(x) != lifetime(y)) return lifetime(x) > lifetime(y) ? -1 : 1;
+  return by_size(a, b);
+}
+
+static int by_begin(const void *a, const void *b) {
+  const storage *x = *(storage *const *)a, *y = *(storage *const *)b;
+  if (x->begin != y->begin) return x->begin - y->begin;
+  return by_size(a, b);
+}
+
+/* Sizes with a symbol before constant ones, or the other way round; by size within each. */
+static int symbolic_first(const void *a, const void *b) {
+  const storage *x = *(storage *const *)a, *y = *(storage *const *)b;
+  if ((x->size.n > 0) != (y->size.n > 0)) return x->size.n > 0 ? -1 : 1;
+  return by_size(a, b);
+}
+
+static int constant_first(const void *a, const void *b) {
+  const storage *x = *(storage *const *)a, *y = *(storage *const *)b;
+  if ((x->size.n > 0) != (y->size.n > 0)) return x->size.n > 0 ? 1 : -1;
+  return by_size(a, b);
+}
+
+/* Symbolic sizes that live longest into the graph first (at the bottom, below the constant
+ * sizes that a training graph's updates need at its end), then constant sizes. */
+static int late_symbolic_first(const void *a, const void *b) {
+  const storage *x = *(storage *const *)a, *y = *(storage *const *)b;
+  if ((x->size.n > 0) != (y->size.n > 0)) return x->size.n > 0 ? -1 : 1;
+  if (x->size.n > 0 && x->end != y->end) return y->end - x->end;
+  return by_size(a, b);
+}
+
+/* Training graphs mix a phase of large batch-sized activations with one of parameter-sized
+ * updates. Constant sizes live during the big phase go first (the bottom of the arena, a
+ * constant shift for every N), then symbolic sizes, those alive with the most constant bytes
+ * first, then the remaining constant sizes, which land on the bytes the big phase has freed. */
+static int by_phase(const void *a, const void *b) {
+  const storage *x = *(storage *const *)a, *y = *(storage *const *)b;
+  if (x->phase != y->phase) return x->phase - y->phase;
+  if (x->other_live != y->other_live) return x->other_live > y->other_live ? -1 : 1;
+  return by_size(a, b);
+}
+
+static void set_phases(planner *p, int n_nodes) {
+  int64_t *sym = calloc((size_t)n_nodes + 1, sizeof *sym), *cst = calloc((size_t)n_nodes + 1, sizeof *cst);
+  if (!sym || !cst) {
+    free(sym);
+    free(cst);
+    return;
+  }
+  int64_t sym_peak = 0;
+  for (int i = 0; i < p->n_st; i++)
+    for (int t = p->st[i].begin; t <= p->st[i].end && t <= n_nodes; t++)
+      (p->st[i].size.n ? sym : cst)[t] += p->st[i].size_at;
+  for (int t = 0; t <= n_nodes; t++)
+    if (sym[t] > sym_peak) sym_peak = sym[t];
+  for (int i = 0; i < p->n_st; i++) {
+    storage *s = &p->st[i];
+    s->other_live = 0;
+    for (int t = s->begin; t <= s->end && t <= n_nodes; t++) {
+      int64_t o = s->size.n ? cst[t] : sym[t];
+      if (o > s->other_live) s->other_live = o;
+    }
+    s->phase = s->size.n ? 1 : 2 * s->other_live >= sym_peak ? 0 : 2;
+  }
+  free(sym);
+  free(cst);
+}
+
+static int (*const orders[])(const void *, const void *) = {by_phase, 
+    by_size, by_area, by_lifetime, by_begin, symbolic_first, constant_first, late_symbolic_first};
+enum { N_ORDERS = sizeof orders / sizeof orders[0] };
+
+/* Places every storage in each order; keeps the offsets of the smallest arena at the report
+ * binding. False when some order found no offset for a storage (none does, in practice: the
+ * envelope candidate always fits). */
+static bool place_all(planner *p, storage **sorted) {
+  ct_lin *best = malloc((size_t)(p->n_st + 1) * sizeof *best);
+  int64_t best_size = -1;
+  if (!best) return false;
+  for (int o = 0; o < N_ORDERS; o++) {
+    for (int i = 0; i < p->n_st; i++) {
+      p->st[i].placed = false;
+      sorted[i] = &p->st[i];
+    }
+    qsort(sorted, (size_t)p->n_st, sizeof *sorted, orders[o]);
+    bool ok = true;
+    for (int i = 0; i < p->n_st && ok; i++) ok = place(p, sorted[i]);
+    if (!ok) continue;
+    int64_t size = 0;
+    for (int i = 0; i < p->n_st; i++) {
+      int64_t end = ct_lin_eval(&p->st[i].offset, p->bind) + p->st[i].size_at;
+      if (end > size) size = end;
+    }
+    if (best_size < 0 || size < best_size) {
+      best_size = size;
+      for (int i = 0; i < p->n_st; i++) best[i] = p->st[i].offset;
+    }
+  }
+  for (int i = 0; i < p->n_st && best_size >= 0; i++) p->st[i].offset = best[i];
+  free(best);
+  return best_size >= 0;
 }
 
 static ct_status plan_graph(ct_module *m, ct_graph *g, const int64_t *bind, ct_diag *diag) {
@@ -247,17 +369,13 @@ static ct_status plan_graph(ct_module *m, ct_graph *g, const int64_t *bind, ct_d
     if (p.bufs[i].live_begin < s->begin) s->begin = p.bufs[i].live_begin;
     if (p.bufs[i].live_end > s->end) s->end = p.bufs[i].live_end;
   }
-  for (int i = 0; i < p.n_st; i++) {
-    p.st[i].size_at = ct_lin_eval(&p.st[i].size, bind);
-    sorted[i] = &p.st[i];
+  for (int i = 0; i < p.n_st; i++) p.st[i].size_at = ct_lin_eval(&p.st[i].size, bind);
+  set_phases(&p, n_nodes);
+  if (!place_all(&p, sorted)) {
+    status = ct_diag_error(diag, NULL, 0, 0, "plan-memory: @%s: no offset found for a buffer",
+                           g->name);
+    goto out;
   }
-  qsort(sorted, (size_t)p.n_st, sizeof *sorted, cmp_storage_desc);
-  for (int i = 0; i < p.n_st; i++)
-    if (!place(&p, sorted[i])) {
-      status = ct_diag_error(diag, NULL, 0, 0, "plan-memory: @%s: no offset found for a buffer",
-                             g->name);
-      goto out;
-    }
   int64_t naive = 0, lower = 0;
   for (int i = 0; i < p.n_bufs; i++) {
     p.bufs[i].offset = p.st[p.root_st[find(&p, i)]].offset;

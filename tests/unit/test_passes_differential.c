@@ -26,7 +26,10 @@ static const struct {
     {"examples/mlp/model.py", {"x=f32[N,784]"}},
     {"examples/lenet/model.py", {"x=f32[N,1,28,28]"}},
     {"examples/fashion_mnist/model.py", {"x=f32[N,1,28,28]"}},
-    {"examples/resnet/model.py", {"x=f32[N,3,32,32]"}},
+    {"examples/cnn/model.py", {"x=f32[N,3,32,32]"}},
+    {"examples/resblock/model.py", {"x=f32[N,3,16,16]"}},
+    {"examples/rnn/model.py", {"x=f32[N,12,8]"}},
+    {"examples/text_classifier/model.py", {"tokens=i64[N,32]"}},
     {"examples/transformer/model.py", {"x=f32[N,16,64]"}},
 };
 
