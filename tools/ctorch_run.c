@@ -33,6 +33,7 @@ static const char usage[] =
     "  --bench K               run K times after one warm-up run; print min/median latency\n"
     "                          and throughput\n"
     "  --profile               print the time per kernel (interpreted entries)\n"
+    "  --interpret             ignore the package's native code: run its IR\n"
     "  --save-weights FILE     after the run, write the parameters (state_dict keys)\n"
     "  --save-state FILE       same, with the optimizer state\n"
     "  -h, --help              this text\n";
@@ -51,6 +52,7 @@ static int parse_args(int argc, char **argv, options *o) {
     int *flag = !strcmp(a, "--print")     ? &o->print
                 : !strcmp(a, "--list")    ? &o->list
                 : !strcmp(a, "--profile") ? &o->profile
+                : !strcmp(a, "--interpret") ? &o->interpret
                                           : NULL;
     if (flag) {
       *flag = 1;
@@ -167,9 +169,9 @@ int main(int argc, char **argv) {
   if (rc) return rc;
   if (o.threads) ct_set_num_threads(o.threads);
   if (ctorch_run_is_compiled(o.model)) return ctorch_run_compiled(&o);
-  if (o.list || o.bench || o.profile || o.save_weights || o.save_state) {
-    fprintf(stderr, "ctorch-run: error: --list, --bench, --profile, --save-weights and "
-            "--save-state need a .ctm or .so model\n");
+  if (o.list || o.bench || o.profile || o.interpret || o.save_weights || o.save_state) {
+    fprintf(stderr, "ctorch-run: error: --list, --bench, --profile, --interpret, --save-weights "
+            "and --save-state need a .ctm or .so model\n");
     return 2;
   }
 

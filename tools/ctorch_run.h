@@ -13,7 +13,7 @@ typedef struct options {
   const char *model, *entry, *inputs, *weights, *outputs, *check, *save_weights, *save_state;
   uint64_t seed;
   double rtol, atol;
-  int print, threads, list, profile;
+  int print, threads, list, profile, interpret;
   long long bench; /* --bench K: runs; 0 when not benchmarking */
 } options;
 

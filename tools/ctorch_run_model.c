@@ -128,7 +128,7 @@ int ctorch_run_compiled(const options *o) {
   ct_diag_init(&diag);
   profile prof = {.n = 0};
 
-  if (ct_model_load(o->model, &m) != CT_OK) {
+  if (ct_model_load_flags(o->model, o->interpret ? CT_LOAD_INTERPRET : 0, &m) != CT_OK) {
     rc = error(ct_last_error());
     goto done;
   }
@@ -214,8 +214,8 @@ int ctorch_run_compiled(const options *o) {
   free(times);
   if (o->profile) {
     if (ct_model_entry_is_native(m, e))
-      printf("profile: entry '%s' runs native code, which has no per-kernel timing; package it "
-             "without native code to profile the interpreter\n", ct_model_entry_name(m, e));
+      printf("profile: entry '%s' runs native code, which has no per-kernel timing; add "
+             "--interpret to profile its IR on the runtime's kernels\n", ct_model_entry_name(m, e));
     else
       print_profile(&prof, runs);
   }

@@ -53,6 +53,19 @@ const char *ct_last_error(void);
  * weights. Returns CT_ERR_IO, CT_ERR_FORMAT, CT_ERR_VERSION or CT_ERR_UNSUPPORTED with a message
  * naming the file and the problem. */
 ct_status ct_model_load(const char *path, ct_model **out);
+
+/* Load flags. */
+enum {
+  /* Ignore a package's native code: every entry runs through the interpreter over the IR
+   * section (profiling, debugging, or untrusted packages: no code from the file is run). */
+  CT_LOAD_INTERPRET = 1u
+};
+/* ct_model_load with flags. A .so always runs its native code; with CT_LOAD_INTERPRET it is
+ * CT_ERR_UNSUPPORTED. */
+ct_status ct_model_load_flags(const char *path, unsigned flags, ct_model **out);
+/* Loads a .ctm package from memory (copied); name stands for the file in messages. */
+ct_status ct_model_load_memory(const void *data, size_t len, const char *name, unsigned flags,
+                               ct_model **out);
 void ct_model_free(ct_model *m);
 
 /* The model's name (the exported symbol prefix) and symbols (1-based, as in ct_dim.sym). */

@@ -95,10 +95,11 @@ static ct_status open_native_section(ct_model *m, const ct_pkg_section *s, char 
   return CT_OK;
 }
 
-static ct_status load_ctm(ct_model *m) {
+static ct_status load_ctm(ct_model *m, const void *image, size_t len, unsigned flags) {
   ct_diag diag;
   ct_diag_init(&diag);
-  ct_status st = ct_package_open(m->path, &m->pkg, &diag);
+  ct_status st = image ? ct_package_parse(image, len, m->path, &m->pkg, &diag)
+                       : ct_package_open(m->path, &m->pkg, &diag);
   if (st != CT_OK) {
     fail_diag(st, &diag);
     ct_diag_free(&diag);
@@ -108,7 +109,8 @@ static ct_status load_ctm(ct_model *m) {
   const ct_pkg_section *meta = ct_package_find(m->pkg, CT_PKG_META);
   const ct_pkg_section *weights = ct_package_find(m->pkg, CT_PKG_WEIGHTS);
   const ct_pkg_section *ir = ct_package_find(m->pkg, CT_PKG_IR);
-  const ct_pkg_section *native = ct_package_find(m->pkg, CT_PKG_NATIVE);
+  const ct_pkg_section *native =
+      flags & CT_LOAD_INTERPRET ? NULL : ct_package_find(m->pkg, CT_PKG_NATIVE);
   st = api_parse_meta(m, (const char *)meta->data, (size_t)meta->size,
                       weights ? weights->size : 0, m->path);
   if (st == CT_OK) st = bind_weights(m, weights ? weights->data : NULL);
@@ -169,6 +171,25 @@ static ct_status load_so(ct_model *m) {
 }
 
 ct_status ct_model_load(const char *path, ct_model **out) {
+  return ct_model_load_flags(path, 0, out);
+}
+
+ct_status ct_model_load_memory(const void *data, size_t len, const char *name, unsigned flags,
+                               ct_model **out) {
+  *out = NULL;
+  if (!data && len) return api_fail(CT_ERR_INVALID, "ct_model_load_memory: data is NULL");
+  ct_model *m = model_new(name ? name : "<memory>");
+  if (!m) return api_fail(CT_ERR_NOMEM, "out of memory");
+  ct_status st = load_ctm(m, data ? data : "", len, flags);
+  if (st != CT_OK) {
+    ct_model_free(m);
+    return st;
+  }
+  *out = m;
+  return CT_OK;
+}
+
+ct_status ct_model_load_flags(const char *path, unsigned flags, ct_model **out) {
   *out = NULL;
   if (!path) return api_fail(CT_ERR_INVALID, "ct_model_load: path is NULL");
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -182,9 +203,11 @@ ct_status ct_model_load(const char *path, ct_model **out) {
   static const char elf[4] = {0x7f, 'E', 'L', 'F'};
   ct_status st;
   if (got >= 4 && memcmp(magic, elf, 4) == 0)
-    st = load_so(m);
+    st = flags & CT_LOAD_INTERPRET
+             ? api_fail(CT_ERR_UNSUPPORTED, "%s: a shared object has no IR to interpret", path)
+             : load_so(m);
   else
-    st = load_ctm(m); /* anything else is read as a package, whose reader says what is wrong */
+    st = load_ctm(m, NULL, 0, flags); /* anything else is read as a package */
   if (st != CT_OK) {
     ct_model_free(m);
     return st;
