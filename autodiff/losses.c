@@ -52,12 +52,14 @@ static ct_value *class_loss(ct_builder *b, const ct_loss_options *o, ct_value *l
   ct_value *w = ct_build(b, CT_OP_ONE_HOT, 1, &target, oh, 2);
   double eps = o->kind == CT_LOSS_CROSS_ENTROPY ? o->label_smoothing : 0.0;
   if (eps != 0.0) {
-    w = ct_build_binary(b, CT_OP_MUL, w, ct_build_scalar(b, lt->dtype, 1.0 - eps));
-    w = ct_build_binary(b, CT_OP_ADD, w, ct_build_scalar(b, lt->dtype, eps / (double)classes.off));
+    ct_value *keep = ct_build_scalar(b, lt->dtype, 1.0 - eps);
+    w = ct_build_binary(b, CT_OP_MUL, w, keep);
+    ct_value *spread = ct_build_scalar(b, lt->dtype, eps / (double)classes.off);
+    w = ct_build_binary(b, CT_OP_ADD, w, spread);
   }
   int64_t last = lt->rank - 1;
-  ct_value *per = ct_build_reduce(b, CT_OP_SUM, ct_build_binary(b, CT_OP_MUL, w, logp), 1, &last,
-                                  false);
+  ct_value *wl = ct_build_binary(b, CT_OP_MUL, w, logp);
+  ct_value *per = ct_build_reduce(b, CT_OP_SUM, wl, 1, &last, false);
   return ct_build_unary(b, CT_OP_NEG, per);
 }
 
@@ -92,13 +94,14 @@ ct_value *ct_build_loss(ct_builder *b, const ct_loss_options *o, ct_value *pred,
                   pred, target);
     if (o->kind == CT_LOSS_BCE_WITH_LOGITS) {
       /* max(x, 0) - x * t + log(1 + exp(-|x|)): PyTorch's stable form */
-      ct_value *e = ct_build_unary(b, CT_OP_EXP, ct_build_unary(b, CT_OP_NEG, ct_build_unary(b, CT_OP_ABS, pred)));
-      ct_value *soft = ct_build_unary(
-          b, CT_OP_LOG, ct_build_binary(b, CT_OP_ADD, ct_build_scalar(b, pred->type.dtype, 1.0), e));
-      per = ct_build_binary(b, CT_OP_ADD,
-                            ct_build_binary(b, CT_OP_SUB, ct_build_unary(b, CT_OP_RELU, pred),
-                                            ct_build_binary(b, CT_OP_MUL, pred, target)),
-                            soft);
+      ct_value *relu = ct_build_unary(b, CT_OP_RELU, pred);
+      ct_value *xt = ct_build_binary(b, CT_OP_MUL, pred, target);
+      ct_value *lin = ct_build_binary(b, CT_OP_SUB, relu, xt);
+      ct_value *na = ct_build_unary(b, CT_OP_NEG, ct_build_unary(b, CT_OP_ABS, pred));
+      ct_value *e = ct_build_unary(b, CT_OP_EXP, na);
+      ct_value *one = ct_build_scalar(b, pred->type.dtype, 1.0);
+      ct_value *soft = ct_build_unary(b, CT_OP_LOG, ct_build_binary(b, CT_OP_ADD, one, e));
+      per = ct_build_binary(b, CT_OP_ADD, lin, soft);
     } else {
       ct_value *d = ct_build_binary(b, CT_OP_SUB, pred, target);
       per = o->kind == CT_LOSS_MSE ? ct_build_binary(b, CT_OP_MUL, d, d)

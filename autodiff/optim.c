@@ -95,13 +95,18 @@ static void clip_grads(ct_builder *b, double max_norm, ad_optim_io *io) {
   for (int i = 0; i < io->n_params; i++) {
     ct_value *g = io->grads[i];
     if (!g) continue;
-    ct_value *sq = ct_build_reduce(b, CT_OP_SUM, bin(b, CT_OP_MUL, g, g), 0, NULL, false);
+    ct_value *g2 = bin(b, CT_OP_MUL, g, g);
+    ct_value *sq = ct_build_reduce(b, CT_OP_SUM, g2, 0, NULL, false);
     total = total ? bin(b, CT_OP_ADD, total, sq) : sq;
   }
   if (!total) return;
   ct_value *norm = ct_build_unary(b, CT_OP_SQRT, total);
-  ct_value *coef = bin(b, CT_OP_DIV, kc(b, norm, max_norm), bin(b, CT_OP_ADD, norm, kc(b, norm, 1e-6)));
-  coef = bin(b, CT_OP_MINIMUM, coef, kc(b, coef, 1.0));
+  ct_value *tiny = kc(b, norm, 1e-6);
+  ct_value *denom = bin(b, CT_OP_ADD, norm, tiny);
+  ct_value *max = kc(b, norm, max_norm);
+  ct_value *coef = bin(b, CT_OP_DIV, max, denom);
+  ct_value *one = kc(b, coef, 1.0);
+  coef = bin(b, CT_OP_MINIMUM, coef, one);
   for (int i = 0; i < io->n_params; i++)
     if (io->grads[i]) io->grads[i] = bin(b, CT_OP_MUL, io->grads[i], cast_to(b, coef, io->grads[i]->type.dtype));
 }
@@ -110,16 +115,22 @@ ct_status ad_build_optim(ct_builder *b, const ct_optim_options *o, ad_optim_io *
   if (o->clip_grad_norm > 0.0) clip_grads(b, o->clip_grad_norm, io);
   for (int k = 0; k < io->n_state; k++) io->new_state[k] = io->state_in[k];
   ct_value *step = io->n_state ? io->state_in[io->n_state - 1] : NULL;
-  ct_value *step_new = step ? bin(b, CT_OP_ADD, step, kc(b, step, 1.0)) : NULL;
+  ct_value *one = step ? kc(b, step, 1.0) : NULL;
+  ct_value *step_new = step ? bin(b, CT_OP_ADD, step, one) : NULL;
   if (step) io->new_state[io->n_state - 1] = step_new;
   bool sgd = o->kind == CT_OPTIM_SGD;
   ct_value *first = NULL, *step_size = NULL, *bc2_sqrt = NULL;
   if (sgd && step) {
-    first = bin(b, CT_OP_EQ, step, kc(b, step, 0.0));
+    ct_value *zero = kc(b, step, 0.0);
+    first = bin(b, CT_OP_EQ, step, zero);
   } else if (!sgd && step) {
-    ct_value *bc1 = bin(b, CT_OP_SUB, kc(b, step, 1.0), bin(b, CT_OP_POW, kc(b, step, o->beta1), step_new));
-    ct_value *bc2 = bin(b, CT_OP_SUB, kc(b, step, 1.0), bin(b, CT_OP_POW, kc(b, step, o->beta2), step_new));
-    step_size = bin(b, CT_OP_DIV, kc(b, step, o->lr), bc1);
+    /* 1 - beta^t, lr / (1 - beta1^t), sqrt(1 - beta2^t) */
+    ct_value *beta1 = kc(b, step, o->beta1);
+    ct_value *bc1 = bin(b, CT_OP_SUB, one, bin(b, CT_OP_POW, beta1, step_new));
+    ct_value *beta2 = kc(b, step, o->beta2);
+    ct_value *bc2 = bin(b, CT_OP_SUB, one, bin(b, CT_OP_POW, beta2, step_new));
+    ct_value *lr = kc(b, step, o->lr);
+    step_size = bin(b, CT_OP_DIV, lr, bc1);
     bc2_sqrt = ct_build_unary(b, CT_OP_SQRT, bc2);
   }
   for (int i = 0; i < io->n_params; i++) {
@@ -131,7 +142,9 @@ ct_status ad_build_optim(ct_builder *b, const ct_optim_options *o, ad_optim_io *
       if (o->weight_decay != 0.0) d = bin(b, CT_OP_ADD, d, scale(b, p, o->weight_decay));
       if (o->momentum != 0.0) {
         ct_value *buf = io->state_in[i];
-        ct_value *upd = bin(b, CT_OP_ADD, scale(b, buf, o->momentum), scale(b, d, 1.0 - o->dampening));
+        ct_value *kept = scale(b, buf, o->momentum);
+        ct_value *added = scale(b, d, 1.0 - o->dampening);
+        ct_value *upd = bin(b, CT_OP_ADD, kept, added);
         ct_value *nbuf = ct_build_where(b, first, d, upd);
         io->new_state[i] = nbuf;
         d = o->nesterov ? bin(b, CT_OP_ADD, d, scale(b, nbuf, o->momentum)) : nbuf;
@@ -145,11 +158,19 @@ ct_status ad_build_optim(ct_builder *b, const ct_optim_options *o, ad_optim_io *
     } else if (o->weight_decay != 0.0) {
       g = bin(b, CT_OP_ADD, g, scale(b, p, o->weight_decay));
     }
-    ct_value *nm = bin(b, CT_OP_ADD, scale(b, m, o->beta1), scale(b, g, 1.0 - o->beta1));
-    ct_value *nv = bin(b, CT_OP_ADD, scale(b, v, o->beta2), scale(b, bin(b, CT_OP_MUL, g, g), 1.0 - o->beta2));
-    ct_value *denom = bin(b, CT_OP_ADD, bin(b, CT_OP_DIV, ct_build_unary(b, CT_OP_SQRT, nv), cast_to(b, bc2_sqrt, nv->type.dtype)),
-                          kc(b, nv, o->eps));
-    ct_value *upd = bin(b, CT_OP_MUL, cast_to(b, step_size, p->type.dtype), bin(b, CT_OP_DIV, nm, denom));
+    ct_value *m_kept = scale(b, m, o->beta1);
+    ct_value *m_added = scale(b, g, 1.0 - o->beta1);
+    ct_value *nm = bin(b, CT_OP_ADD, m_kept, m_added);
+    ct_value *v_kept = scale(b, v, o->beta2);
+    ct_value *v_added = scale(b, bin(b, CT_OP_MUL, g, g), 1.0 - o->beta2);
+    ct_value *nv = bin(b, CT_OP_ADD, v_kept, v_added);
+    /* denom = sqrt(v) / sqrt(1 - beta2^t) + eps; p -= step_size * m / denom */
+    ct_value *root = ct_build_unary(b, CT_OP_SQRT, nv);
+    ct_value *corr = cast_to(b, bc2_sqrt, nv->type.dtype);
+    ct_value *eps = kc(b, nv, o->eps);
+    ct_value *denom = bin(b, CT_OP_ADD, bin(b, CT_OP_DIV, root, corr), eps);
+    ct_value *ratio = bin(b, CT_OP_DIV, nm, denom);
+    ct_value *upd = bin(b, CT_OP_MUL, cast_to(b, step_size, p->type.dtype), ratio);
     io->new_params[i] = bin(b, CT_OP_SUB, p, upd);
     io->new_state[2 * i] = nm;
     io->new_state[2 * i + 1] = nv;

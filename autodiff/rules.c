@@ -73,7 +73,8 @@ static ct_status r_neg(ad_ctx *c, const ct_node *n, ct_value *gy, ct_value **gx,
 
 static ct_status r_abs(ad_ctx *c, const ct_node *n, ct_value *gy, ct_value **gx, const bool *need) {
   (void)need;
-  gx[0] = mul(c, gy, un(c, CT_OP_SIGN, X(0)));
+  ct_value *sign = un(c, CT_OP_SIGN, X(0));
+  gx[0] = mul(c, gy, sign);
   return CT_OK;
 }
 
@@ -91,7 +92,8 @@ static ct_status r_log(ad_ctx *c, const ct_node *n, ct_value *gy, ct_value **gx,
 
 static ct_status r_sqrt(ad_ctx *c, const ct_node *n, ct_value *gy, ct_value **gx, const bool *need) {
   (void)need;
-  gx[0] = dvd(c, gy, mulk(c, Y, 2.0));
+  ct_value *twice = mulk(c, Y, 2.0);
+  gx[0] = dvd(c, gy, twice);
   return CT_OK;
 }
 
@@ -99,21 +101,26 @@ static ct_status r_sqrt(ad_ctx *c, const ct_node *n, ct_value *gy, ct_value **gx
 static ct_status r_rsqrt(ad_ctx *c, const ct_node *n, ct_value *gy, ct_value **gx, const bool *need) {
   (void)need;
   ct_value *y = Y;
-  gx[0] = mul(c, mulk(c, gy, -0.5), mul(c, y, mul(c, y, y)));
+  ct_value *y3 = mul(c, y, mul(c, y, y));
+  ct_value *half = mulk(c, gy, -0.5);
+  gx[0] = mul(c, half, y3);
   return CT_OK;
 }
 
 static ct_status r_tanh(ad_ctx *c, const ct_node *n, ct_value *gy, ct_value **gx, const bool *need) {
   (void)need;
   ct_value *y = Y;
-  gx[0] = mul(c, gy, sub(c, k(c, y, 1.0), mul(c, y, y)));
+  ct_value *y2 = mul(c, y, y);
+  ct_value *one = k(c, y, 1.0);
+  gx[0] = mul(c, gy, sub(c, one, y2));
   return CT_OK;
 }
 
 static ct_status r_sigmoid(ad_ctx *c, const ct_node *n, ct_value *gy, ct_value **gx, const bool *need) {
   (void)need;
   ct_value *y = Y;
-  gx[0] = mul(c, gy, mul(c, y, sub(c, k(c, y, 1.0), y)));
+  ct_value *one = k(c, y, 1.0);
+  gx[0] = mul(c, gy, mul(c, y, sub(c, one, y)));
   return CT_OK;
 }
 
@@ -121,7 +128,8 @@ static ct_status r_sigmoid(ad_ctx *c, const ct_node *n, ct_value *gy, ct_value *
 static ct_status r_relu(ad_ctx *c, const ct_node *n, ct_value *gy, ct_value **gx, const bool *need) {
   (void)need;
   ct_value *y = Y;
-  gx[0] = zero_where(c, ct_build_binary(B, CT_OP_GT, y, k(c, y, 0.0)), gy, true);
+  ct_value *zero = k(c, y, 0.0);
+  gx[0] = zero_where(c, ct_build_binary(B, CT_OP_GT, y, zero), gy, true);
   return CT_OK;
 }
 
@@ -132,21 +140,28 @@ static ct_status r_gelu(ad_ctx *c, const ct_node *n, ct_value *gy, ct_value **gx
   ct_value *x = X(0);
   if (!tanh_approx) {
     /* Phi(x) + x * phi(x) */
-    ct_value *cdf = mulk(c, add(c, k(c, x, 1.0), un(c, CT_OP_ERF, mulk(c, x, M_SQRT1_2))), 0.5);
+    ct_value *erf = un(c, CT_OP_ERF, mulk(c, x, M_SQRT1_2));
+    ct_value *one = k(c, x, 1.0);
+    ct_value *cdf = mulk(c, add(c, one, erf), 0.5);
     ct_value *pdf = mulk(c, un(c, CT_OP_EXP, mulk(c, mul(c, x, x), -0.5)), 0.5 * M_2_SQRTPI * M_SQRT1_2);
-    gx[0] = mul(c, gy, add(c, cdf, mul(c, x, pdf)));
+    ct_value *xpdf = mul(c, x, pdf);
+    gx[0] = mul(c, gy, add(c, cdf, xpdf));
     return CT_OK;
   }
   /* PyTorch's GeluBackward with approximate='tanh' */
   const double beta = M_SQRT2 * M_2_SQRTPI * 0.5, kappa = 0.044715;
   ct_value *x2 = mul(c, x, x);
-  ct_value *inner = mulk(c, add(c, x, mulk(c, mul(c, x2, x), kappa)), beta);
+  ct_value *kx3 = mulk(c, mul(c, x2, x), kappa);
+  ct_value *inner = mulk(c, add(c, x, kx3), beta);
   ct_value *t = un(c, CT_OP_TANH, inner);
-  ct_value *right = add(c, k(c, x, 1.0), t);
-  ct_value *dleft = mulk(c, right, 0.5);
-  ct_value *dright = mul(c, sub(c, k(c, x, 1.0), mul(c, t, t)),
-                         mulk(c, add(c, k(c, x, 1.0), mulk(c, x2, 3.0 * kappa)), beta));
-  gx[0] = mul(c, gy, add(c, dleft, mul(c, mulk(c, x, 0.5), dright)));
+  ct_value *one = k(c, x, 1.0);
+  ct_value *dleft = mulk(c, add(c, one, t), 0.5);
+  ct_value *dinner = mulk(c, add(c, one, mulk(c, x2, 3.0 * kappa)), beta);
+  ct_value *t2 = mul(c, t, t);
+  ct_value *dright = mul(c, sub(c, one, t2), dinner);
+  ct_value *left = mulk(c, x, 0.5);
+  ct_value *d = add(c, dleft, mul(c, left, dright));
+  gx[0] = mul(c, gy, d);
   return CT_OK;
 }
 
@@ -163,7 +178,8 @@ static ct_status r_silu(ad_ctx *c, const ct_node *n, ct_value *gy, ct_value **gx
 static ct_status r_erf(ad_ctx *c, const ct_node *n, ct_value *gy, ct_value **gx, const bool *need) {
   (void)need;
   ct_value *x = X(0);
-  gx[0] = mul(c, gy, mulk(c, un(c, CT_OP_EXP, un(c, CT_OP_NEG, mul(c, x, x))), M_2_SQRTPI));
+  ct_value *d = mulk(c, un(c, CT_OP_EXP, un(c, CT_OP_NEG, mul(c, x, x))), M_2_SQRTPI);
+  gx[0] = mul(c, gy, d);
   return CT_OK;
 }
 
@@ -188,34 +204,51 @@ static ct_status r_sub(ad_ctx *c, const ct_node *n, ct_value *gy, ct_value **gx,
 }
 
 static ct_status r_mul(ad_ctx *c, const ct_node *n, ct_value *gy, ct_value **gx, const bool *need) {
-  if (need[0]) gx[0] = ad_sum_to(c, mul(c, gy, X(1)), XT(0));
-  if (need[1]) gx[1] = ad_sum_to(c, mul(c, gy, X(0)), XT(1));
+  if (need[0]) {
+    ct_value *b = X(1);
+    gx[0] = ad_sum_to(c, mul(c, gy, b), XT(0));
+  }
+  if (need[1]) {
+    ct_value *a = X(0);
+    gx[1] = ad_sum_to(c, mul(c, gy, a), XT(1));
+  }
   return CT_OK;
 }
 
 static ct_status r_div(ad_ctx *c, const ct_node *n, ct_value *gy, ct_value **gx, const bool *need) {
   ct_value *b = X(1);
   if (need[0]) gx[0] = ad_sum_to(c, dvd(c, gy, b), XT(0));
-  if (need[1])
-    gx[1] = ad_sum_to(c, un(c, CT_OP_NEG, dvd(c, mul(c, gy, X(0)), mul(c, b, b))), XT(1));
+  if (need[1]) {
+    ct_value *a = X(0);
+    ct_value *b2 = mul(c, b, b);
+    ct_value *q = dvd(c, mul(c, gy, a), b2);
+    gx[1] = ad_sum_to(c, un(c, CT_OP_NEG, q), XT(1));
+  }
   return CT_OK;
 }
 
 /* self: grad * b * a^(b-1), 0 where b == 0; exponent: grad * a^b * log(a), 0 where a == 0 and
  * b >= 0 (pow_backward_self / pow_backward_exponent). */
 static ct_status r_pow(ad_ctx *c, const ct_node *n, ct_value *gy, ct_value **gx, const bool *need) {
-  ct_value *a = X(0), *b = X(1);
+  ct_value *a = X(0);
+  ct_value *b = X(1);
   if (need[0]) {
-    ct_value *d = mul(c, b, ct_build_binary(B, CT_OP_POW, a, sub(c, b, k(c, b, 1.0))));
+    ct_value *one = k(c, b, 1.0);
+    ct_value *d = mul(c, b, ct_build_binary(B, CT_OP_POW, a, sub(c, b, one)));
     ct_value *g = mul(c, gy, d);
-    g = zero_where(c, ct_build_binary(B, CT_OP_EQ, b, k(c, b, 0.0)), g, false);
+    ct_value *zero = k(c, b, 0.0);
+    g = zero_where(c, ct_build_binary(B, CT_OP_EQ, b, zero), g, false);
     gx[0] = ad_sum_to(c, g, XT(0));
   }
   if (need[1]) {
-    ct_value *g = mul(c, gy, mul(c, Y, un(c, CT_OP_LOG, a)));
-    ct_value *mask = ct_build_binary(B, CT_OP_LOGICAL_AND,
-                                     ct_build_binary(B, CT_OP_EQ, a, k(c, a, 0.0)),
-                                     ct_build_binary(B, CT_OP_GE, b, k(c, b, 0.0)));
+    ct_value *y = Y;
+    ct_value *loga = un(c, CT_OP_LOG, a);
+    ct_value *g = mul(c, gy, mul(c, y, loga));
+    ct_value *za = k(c, a, 0.0);
+    ct_value *a0 = ct_build_binary(B, CT_OP_EQ, a, za);
+    ct_value *zb = k(c, b, 0.0);
+    ct_value *bpos = ct_build_binary(B, CT_OP_GE, b, zb);
+    ct_value *mask = ct_build_binary(B, CT_OP_LOGICAL_AND, a0, bpos);
     gx[1] = ad_sum_to(c, zero_where(c, mask, g, false), XT(1));
   }
   return CT_OK;
@@ -224,14 +257,20 @@ static ct_status r_pow(ad_ctx *c, const ct_node *n, ct_value *gy, ct_value **gx,
 /* maximum / minimum: the larger (smaller) operand gets the gradient; ties split it in half. */
 static ct_status minmax(ad_ctx *c, const ct_node *n, ct_value *gy, ct_value **gx,
                         const bool *need, ct_op wins) {
-  ct_value *a = X(0), *b = X(1);
+  ct_value *a = X(0);
+  ct_value *b = X(1);
   ct_value *half = mulk(c, gy, 0.5);
   ct_value *tie = ct_build_binary(B, CT_OP_EQ, a, b);
-  ct_value *tied = ct_build_where(B, tie, half, k(c, gy, 0.0));
-  if (need[0])
-    gx[0] = ad_sum_to(c, ct_build_where(B, ct_build_binary(B, wins, a, b), gy, tied), XT(0));
-  if (need[1])
-    gx[1] = ad_sum_to(c, ct_build_where(B, ct_build_binary(B, wins, b, a), gy, tied), XT(1));
+  ct_value *zero = k(c, gy, 0.0);
+  ct_value *tied = ct_build_where(B, tie, half, zero);
+  if (need[0]) {
+    ct_value *won = ct_build_binary(B, wins, a, b);
+    gx[0] = ad_sum_to(c, ct_build_where(B, won, gy, tied), XT(0));
+  }
+  if (need[1]) {
+    ct_value *won = ct_build_binary(B, wins, b, a);
+    gx[1] = ad_sum_to(c, ct_build_where(B, won, gy, tied), XT(1));
+  }
   return CT_OK;
 }
 
@@ -291,13 +330,15 @@ static ct_status r_amax(ad_ctx *c, const ct_node *n, ct_value *gy, ct_value **gx
   ct_value *x = X(0);
   ct_dim keep[CT_MAX_RANK];
   keepdim_shape(n, xt, keep);
-  ct_value *y = ct_build_expand(B, ct_build_reshape(B, Y, xt->rank, keep), xt->rank, xt->dims);
+  ct_value *yk = ct_build_reshape(B, Y, xt->rank, keep);
+  ct_value *y = ct_build_expand(B, yk, xt->rank, xt->dims);
   ct_value *mask = ct_build_cast(B, ct_build_binary(B, CT_OP_EQ, x, y), xt->dtype);
   const ct_attr *dims = ct_node_attr(n, "dims");
   ct_value *cnt = ct_build_reduce(B, CT_OP_SUM, mask, dims ? dims->n : 0,
                                   dims ? dims->u.ints : NULL, true);
   ct_value *g = dvd(c, ct_build_reshape(B, gy, xt->rank, keep), cnt);
-  gx[0] = mul(c, ct_build_expand(B, g, xt->rank, xt->dims), mask);
+  ct_value *ge = ct_build_expand(B, g, xt->rank, xt->dims);
+  gx[0] = mul(c, ge, mask);
   return CT_OK;
 }
 
@@ -320,7 +361,9 @@ static ct_status r_log_softmax(ad_ctx *c, const ct_node *n, ct_value *gy, ct_val
                                const bool *need) {
   (void)need;
   int64_t dim = ct_node_attr_int(n, "dim", -1);
-  gx[0] = sub(c, gy, mul(c, un(c, CT_OP_EXP, Y), reduce_dim_keep(c, gy, dim)));
+  ct_value *sum = reduce_dim_keep(c, gy, dim);
+  ct_value *p = un(c, CT_OP_EXP, Y);
+  gx[0] = sub(c, gy, mul(c, p, sum));
   return CT_OK;
 }
 
@@ -438,12 +481,14 @@ static ct_status r_matmul(ad_ctx *c, const ct_node *n, ct_value *gy, ct_value **
   }
   ct_value *g = ct_type_eq(&pg, &gy->type) ? gy : ct_build_reshape(B, gy, pg.rank, pg.dims);
   if (need[0]) {
-    ct_value *ga = ct_build_binary(B, CT_OP_MATMUL, g, transpose_last2(c, b));
+    ct_value *bt_ = transpose_last2(c, b);
+    ct_value *ga = ct_build_binary(B, CT_OP_MATMUL, g, bt_);
     ga = ad_sum_to(c, ga, &pa);
     gx[0] = ct_type_eq(&pa, at) ? ga : ct_build_reshape(B, ga, at->rank, at->dims);
   }
   if (need[1]) {
-    ct_value *gb = ct_build_binary(B, CT_OP_MATMUL, transpose_last2(c, a), g);
+    ct_value *at_ = transpose_last2(c, a);
+    ct_value *gb = ct_build_binary(B, CT_OP_MATMUL, at_, g);
     gb = ad_sum_to(c, gb, &pb);
     gx[1] = ct_type_eq(&pb, bt) ? gb : ct_build_reshape(B, gb, bt->rank, bt->dims);
   }
@@ -463,18 +508,21 @@ static ct_status r_linear(ad_ctx *c, const ct_node *n, ct_value *gy, ct_value **
     for (int i = 0; i < r - 1 && flat; i++) flat = ct_dim_mul(rows, xt->dims[i], &rows);
     if (r == 1) {
       ct_dim gs[2] = {wt->dims[0], ct_dim_const(1)}, xs[2] = {ct_dim_const(1), wt->dims[1]};
-      gx[1] = ct_build_binary(B, CT_OP_MATMUL, ct_build_reshape(B, g, 2, gs),
-                              ct_build_reshape(B, x, 2, xs));
+      ct_value *g2 = ct_build_reshape(B, g, 2, gs);
+      ct_value *x2 = ct_build_reshape(B, x, 2, xs);
+      gx[1] = ct_build_binary(B, CT_OP_MATMUL, g2, x2);
     } else if (flat) {
       if (r > 2) {
         ct_dim gs[2] = {rows, wt->dims[0]}, xs[2] = {rows, wt->dims[1]};
         g = ct_build_reshape(B, g, 2, gs);
         x = ct_build_reshape(B, x, 2, xs);
       }
-      gx[1] = ct_build_binary(B, CT_OP_MATMUL, transpose_last2(c, g), x);
+      ct_value *gt = transpose_last2(c, g);
+      gx[1] = ct_build_binary(B, CT_OP_MATMUL, gt, x);
     } else {
       /* rows not affine in one symbol (N*T): batched products summed over the batch dims */
-      ct_value *p = ct_build_binary(B, CT_OP_MATMUL, transpose_last2(c, g), x);
+      ct_value *gt = transpose_last2(c, g);
+      ct_value *p = ct_build_binary(B, CT_OP_MATMUL, gt, x);
       int64_t dims[CT_MAX_RANK];
       for (int i = 0; i < r - 2; i++) dims[i] = i;
       gx[1] = ct_build_reduce(B, CT_OP_SUM, p, r - 2, dims, false);
@@ -515,12 +563,14 @@ static ct_status r_conv2d(ad_ctx *c, const ct_node *n, ct_value *gy, ct_value **
   if (XT(0)->rank != 4) return fail(c, n, "gradients need a batched [N,C,H,W] input");
   if (need[0]) {
     attrs[na] = ct_attr_dims("input_shape", XT(0)->rank, XT(0)->dims);
-    ct_value *in[2] = {gy, X(1)};
+    ct_value *w = X(1);
+    ct_value *in[2] = {gy, w};
     gx[0] = ct_build(B, CT_OP_CONV2D_GRAD_INPUT, 2, in, attrs, na + 1);
   }
   if (need[1]) {
     attrs[na] = ct_attr_dims("weight_shape", XT(1)->rank, XT(1)->dims);
-    ct_value *in[2] = {gy, X(0)};
+    ct_value *x = X(0);
+    ct_value *in[2] = {gy, x};
     gx[1] = ct_build(B, CT_OP_CONV2D_GRAD_WEIGHT, 2, in, attrs, na + 1);
   }
   if (n->n_operands == 3 && need[2]) gx[2] = sum_but_channel(c, gy, 1);
@@ -530,7 +580,8 @@ static ct_status r_conv2d(ad_ctx *c, const ct_node *n, ct_value *gy, ct_value **
 static ct_status r_pool(ad_ctx *c, const ct_node *n, ct_value *gy, ct_value **gx, const bool *need,
                         ct_op grad_op) {
   (void)need;
-  ct_value *in[2] = {gy, X(0)};
+  ct_value *x = X(0);
+  ct_value *in[2] = {gy, x};
   ct_node *g = ct_build_node(B, grad_op, 2, in, n->attrs, n->n_attrs);
   gx[0] = g ? g->results[0] : NULL;
   return CT_OK;
@@ -563,17 +614,27 @@ static ct_status r_batch_norm(ad_ctx *c, const ct_node *n, ct_value *gy, ct_valu
   const ct_type *xt = XT(0);
   double eps = ct_node_attr_float(n, "eps", 1e-5);
   ct_value *var = X(4);
-  ct_value *rstd = un(c, CT_OP_RSQRT, add(c, var, k(c, var, eps)));
+  ct_value *epsv = k(c, var, eps);
+  ct_value *rstd = un(c, CT_OP_RSQRT, add(c, var, epsv));
   ct_value *w = need[0] || need[3] || need[4] ? X(1) : NULL;
   ct_value *gsum = need[2] || need[3] ? sum_but_channel(c, gy, 1) : NULL;
-  if (need[0]) gx[0] = mul(c, gy, per_channel(c, mul(c, w, rstd), xt));
-  ct_value *xc = need[1] || need[4] ? sub(c, X(0), per_channel(c, X(3), xt)) : NULL;
-  ct_value *gxc = need[1] || need[4] ? sum_but_channel(c, mul(c, gy, xc), 1) : NULL;
+  ct_value *scale = need[0] || need[3] ? mul(c, w, rstd) : NULL;
+  if (need[0]) gx[0] = mul(c, gy, per_channel(c, scale, xt));
+  ct_value *gxc = NULL;
+  if (need[1] || need[4]) {
+    ct_value *x = X(0);
+    ct_value *mean = per_channel(c, X(3), xt);
+    ct_value *xc = sub(c, x, mean);
+    gxc = sum_but_channel(c, mul(c, gy, xc), 1);
+  }
   if (need[1]) gx[1] = mul(c, gxc, rstd);
   if (need[2]) gx[2] = gsum;
-  if (need[3]) gx[3] = un(c, CT_OP_NEG, mul(c, gsum, mul(c, w, rstd)));
-  if (need[4])
-    gx[4] = mul(c, mulk(c, mul(c, gxc, w), -0.5), mul(c, rstd, mul(c, rstd, rstd)));
+  if (need[3]) gx[3] = un(c, CT_OP_NEG, mul(c, gsum, scale));
+  if (need[4]) {
+    ct_value *r3 = mul(c, rstd, mul(c, rstd, rstd));
+    ct_value *gw = mulk(c, mul(c, gxc, w), -0.5);
+    gx[4] = mul(c, gw, r3);
+  }
   return CT_OK;
 }
 
@@ -592,14 +653,18 @@ static ct_status r_layer_norm(ad_ctx *c, const ct_node *n, ct_value *gy, ct_valu
   ct_value *mu = ct_build_reduce(B, CT_OP_MEAN, x, nn, dims, true);
   ct_value *xc = sub(c, x, mu);
   ct_value *var = ct_build_reduce(B, CT_OP_MEAN, mul(c, xc, xc), nn, dims, true);
-  ct_value *rstd = un(c, CT_OP_RSQRT, add(c, var, k(c, var, eps)));
+  ct_value *epsv = k(c, var, eps);
+  ct_value *rstd = un(c, CT_OP_RSQRT, add(c, var, epsv));
   ct_value *xhat = mul(c, xc, rstd);
   bool affine = n->n_operands == 3;
   if (need[0]) {
-    ct_value *gh = affine ? mul(c, gy, X(1)) : gy;
+    ct_value *w = affine ? X(1) : NULL;
+    ct_value *gh = affine ? mul(c, gy, w) : gy;
     ct_value *m1 = ct_build_reduce(B, CT_OP_MEAN, gh, nn, dims, true);
     ct_value *m2 = ct_build_reduce(B, CT_OP_MEAN, mul(c, gh, xhat), nn, dims, true);
-    gx[0] = mul(c, rstd, sub(c, sub(c, gh, m1), mul(c, xhat, m2)));
+    ct_value *centered = sub(c, gh, m1);
+    ct_value *proj = mul(c, xhat, m2);
+    gx[0] = mul(c, rstd, sub(c, centered, proj));
   }
   if (affine && need[1]) {
     ct_value *p = mul(c, gy, xhat);
@@ -616,7 +681,8 @@ static ct_status r_embedding(ad_ctx *c, const ct_node *n, ct_value *gy, ct_value
   if (wt->dims[0].sym) return fail(c, n, "the weight's row count must be constant");
   ct_attr attrs[2] = {ct_attr_int("num_weights", wt->dims[0].off),
                       ct_attr_int("padding_idx", ct_node_attr_int(n, "padding_idx", -1))};
-  ct_value *in[2] = {gy, X(0)};
+  ct_value *idx = X(0);
+  ct_value *in[2] = {gy, idx};
   gx[1] = ct_build(B, CT_OP_EMBEDDING_GRAD, 2, in, attrs, 2);
   return CT_OK;
 }

@@ -76,8 +76,6 @@ static ct_status build_entry(ct_module *m, ct_graph *fwd, const char *name, cons
   ct_builder b = ct_builder_at_end(m, g->body, diag);
   ad_clone_nodes(m, fwd->body, &b);
   ct_value *pred = ad_info_of(ct_graph_result(fwd, 0))->clone;
-  st = ad_batch_norm_train(m, g, upd_of, upd_new, 3 * 64, &n_upd, diag);
-  if (st != CT_OK) goto done;
   if (sp->n_targets < 1) {
     st = ct_diag_error(diag, NULL, 0, 0, "training needs a target (--target y=i64[N])");
     goto done;
@@ -87,6 +85,9 @@ static ct_status build_entry(ct_module *m, ct_graph *fwd, const char *name, cons
     st = CT_ERR_SHAPE;
     goto done;
   }
+  /* after the loss, so that a batch_norm result the loss reads is replaced there too */
+  st = ad_batch_norm_train(m, g, upd_of, upd_new, 3 * 64, &n_upd, diag);
+  if (st != CT_OK) goto done;
 
   /* the backward, in the same graph */
   ct_value *one = ct_build_scalar(&b, loss->type.dtype, 1.0);

@@ -43,19 +43,23 @@ ct_status ad_batch_norm_train(ct_module *m, ct_graph *g, ct_value **upd_of, ct_v
       if (i != 1) dims[nd++] = i;
     ct_value *mean = ct_build_reduce(b, CT_OP_MEAN, x, nd, dims, true);
     ct_value *xc = ct_build_binary(b, CT_OP_SUB, x, mean);
-    ct_value *var = ct_build_reduce(b, CT_OP_MEAN, ct_build_binary(b, CT_OP_MUL, xc, xc), nd, dims, true);
-    ct_value *rstd = ct_build_unary(b, CT_OP_RSQRT, ct_build_binary(b, CT_OP_ADD, var, kc(b, var, eps)));
+    ct_value *sq = ct_build_binary(b, CT_OP_MUL, xc, xc);
+    ct_value *var = ct_build_reduce(b, CT_OP_MEAN, sq, nd, dims, true);
+    ct_value *epsv = kc(b, var, eps);
+    ct_value *rstd = ct_build_unary(b, CT_OP_RSQRT, ct_build_binary(b, CT_OP_ADD, var, epsv));
     ct_dim cs[CT_MAX_RANK];
     cs[0] = xt->dims[1];
     for (int i = 1; i < xt->rank - 1; i++) cs[i] = ct_dim_const(1);
-    ct_value *wc = ct_build_reshape(b, w, xt->rank - 1, cs), *bc = ct_build_reshape(b, bias, xt->rank - 1, cs);
-    ct_value *y = ct_build_binary(b, CT_OP_ADD,
-                                  ct_build_binary(b, CT_OP_MUL, ct_build_binary(b, CT_OP_MUL, xc, rstd), wc), bc);
+    ct_value *wc = ct_build_reshape(b, w, xt->rank - 1, cs);
+    ct_value *bc = ct_build_reshape(b, bias, xt->rank - 1, cs);
+    ct_value *xhat = ct_build_binary(b, CT_OP_MUL, xc, rstd);
+    ct_value *y = ct_build_binary(b, CT_OP_ADD, ct_build_binary(b, CT_OP_MUL, xhat, wc), bc);
     if (!y) return CT_ERR_SHAPE;
 
     if (!rm->def && !rv->def && *n_updates + 3 <= cap) {
       ct_dim c1 = xt->dims[1];
-      ct_value *mean_c = ct_build_reshape(b, mean, 1, &c1), *var_c = ct_build_reshape(b, var, 1, &c1);
+      ct_value *mean_c = ct_build_reshape(b, mean, 1, &c1);
+      ct_value *var_c = ct_build_reshape(b, var, 1, &c1);
       /* elements per channel: a constant, or counted at run time when N is symbolic */
       ct_dim count = ct_dim_const(1);
       bool constant = true;
@@ -69,21 +73,28 @@ ct_status ad_batch_norm_train(ct_module *m, ct_graph *g, ct_value **upd_of, ct_v
       } else {
         ct_type one_c = *xt;
         one_c.dims[1] = ct_dim_const(1);
-        ct_value *cnt = ct_build_reduce(b, CT_OP_SUM, ct_build_full(b, &one_c, 1.0), 0, NULL, false);
-        corr = ct_build_binary(b, CT_OP_DIV, cnt, ct_build_binary(b, CT_OP_SUB, cnt, kc(b, cnt, 1.0)));
+        ct_value *ones = ct_build_full(b, &one_c, 1.0);
+        ct_value *cnt = ct_build_reduce(b, CT_OP_SUM, ones, 0, NULL, false);
+        ct_value *one = kc(b, cnt, 1.0);
+        corr = ct_build_binary(b, CT_OP_DIV, cnt, ct_build_binary(b, CT_OP_SUB, cnt, one));
       }
       ct_value *unbiased = ct_build_binary(b, CT_OP_MUL, var_c, corr);
-      ct_value *keep = kc(b, x, 1.0 - mom), *take = kc(b, x, mom);
+      /* running = (1 - momentum) * running + momentum * batch */
+      ct_value *keep = kc(b, x, 1.0 - mom);
+      ct_value *take = kc(b, x, mom);
+      ct_value *rm_kept = ct_build_binary(b, CT_OP_MUL, rm, keep);
+      ct_value *rm_added = ct_build_binary(b, CT_OP_MUL, mean_c, take);
       upd_of[*n_updates] = rm;
-      upd_new[(*n_updates)++] = ct_build_binary(b, CT_OP_ADD, ct_build_binary(b, CT_OP_MUL, rm, keep),
-                                                ct_build_binary(b, CT_OP_MUL, mean_c, take));
+      upd_new[(*n_updates)++] = ct_build_binary(b, CT_OP_ADD, rm_kept, rm_added);
+      ct_value *rv_kept = ct_build_binary(b, CT_OP_MUL, rv, keep);
+      ct_value *rv_added = ct_build_binary(b, CT_OP_MUL, unbiased, take);
       upd_of[*n_updates] = rv;
-      upd_new[(*n_updates)++] = ct_build_binary(b, CT_OP_ADD, ct_build_binary(b, CT_OP_MUL, rv, keep),
-                                                ct_build_binary(b, CT_OP_MUL, unbiased, take));
+      upd_new[(*n_updates)++] = ct_build_binary(b, CT_OP_ADD, rv_kept, rv_added);
       ct_value *nbt = sibling_input(g, rm->name, "num_batches_tracked");
       if (nbt) {
+        ct_value *one = kc(b, nbt, 1.0);
         upd_of[*n_updates] = nbt;
-        upd_new[(*n_updates)++] = ct_build_binary(b, CT_OP_ADD, nbt, kc(b, nbt, 1.0));
+        upd_new[(*n_updates)++] = ct_build_binary(b, CT_OP_ADD, nbt, one);
       }
     }
     ct_value_replace_uses(n->results[0], y);
