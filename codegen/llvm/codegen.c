@@ -299,10 +299,12 @@ static ct_status make_target(cg *c) {
     LLVMDisposeMessage(triple);
     return CT_ERR_UNSUPPORTED;
   }
+  /* The host's CPU and features by default; a named CPU brings its own features (the host's
+   * would enable instructions the named CPU lacks), refined by --features. */
   char *host_cpu = c->opt->cpu ? NULL : LLVMGetHostCPUName();
-  char *host_features = c->opt->features ? NULL : LLVMGetHostCPUFeatures();
+  char *host_features = c->opt->cpu || c->opt->features ? NULL : LLVMGetHostCPUFeatures();
   const char *cpu = c->opt->cpu ? c->opt->cpu : host_cpu;
-  const char *features = c->opt->features ? c->opt->features : host_features;
+  const char *features = c->opt->features ? c->opt->features : host_features ? host_features : "";
   LLVMCodeGenOptLevel level = c->opt->opt_level <= 0   ? LLVMCodeGenLevelNone
                               : c->opt->opt_level == 1 ? LLVMCodeGenLevelLess
                                                        : LLVMCodeGenLevelAggressive;
