@@ -93,6 +93,7 @@ typedef struct ct_lower_param {
   int64_t shape[CT_MAX_RANK];
   const char *spec;
   ct_param_kind kind;
+  bool registered_buffer; /* register_buffer (state_dict: after all parameters) */
   ct_value *v;
 } ct_lower_param;
 
@@ -124,6 +125,7 @@ typedef enum ct_lower_mod_kind {
   CT_LM_EMBEDDING,
   CT_LM_ADAPTIVE_AVGPOOL,
   CT_LM_SOFTMAX, /* Softmax and LogSoftmax (op) */
+  CT_LM_LEAKY_RELU, /* eps: negative_slope */
   CT_LM_USER
 } ct_lower_mod_kind;
 
@@ -261,8 +263,12 @@ void ct_lower_assign(ct_lower *L, ct_lower_env *e, const ct_py_expr *t, ct_lower
 /* lower_index.c: x[...] on tensors (slice + reshape), tuples (shape[1:]) and module lists. */
 ct_lower_val ct_lower_subscript(ct_lower *L, ct_lower_env *e, const ct_py_expr *x);
 
-/* lower_call.c: torch.*, F.* and tensor methods (self: the receiver of a method, else NULL),
- * and Python builtins (range, len, enumerate, zip, int, float, min, max). */
+/* lower_loss.c: F.cross_entropy, F.nll_loss, F.mse_loss, F.l1_loss. */
+bool ct_lower_is_loss(const char *fn);
+ct_lower_val ct_lower_loss(ct_lower *L, ct_lower_env *e, const ct_py_expr *call, const char *fn);
+
+/* lower_call.c: torch.*, F.* and tensor methods (self: the receiver of a method, else NULL);
+ * lower_builtin.c: Python builtins (range, len, enumerate, zip, int, float, min, max). */
 ct_lower_val ct_lower_call_function(ct_lower *L, ct_lower_env *e, const ct_py_expr *call,
                                     const char *fn, ct_lower_val *self);
 bool ct_lower_is_builtin(const char *name);
@@ -279,6 +285,7 @@ ct_lower_val ct_lower_adaptive_avg_pool(ct_lower *L, const ct_py_expr *x, ct_val
                                         const int64_t out[2]);
 ct_lower_val ct_lower_slice(ct_lower *L, const ct_py_expr *x, ct_value *t, int dim, int64_t start,
                             int64_t end, int64_t step);
+ct_lower_val ct_lower_leaky_relu(ct_lower *L, const ct_py_expr *x, ct_value *t, double slope);
 const char *ct_lower_kind_name(ct_lower_val_kind k);
 void ct_lower_set_loc(ct_lower *L, const ct_py_expr *x);
 bool ct_lower_tensor_arg(ct_lower *L, const ct_py_expr *x, ct_lower_val v, const char *what);

@@ -171,14 +171,15 @@ static void register_params(ct_lower *L, ct_graph *g, ct_lower_mod *m, const cha
   }
   default: break;
   }
-  for (int pass = 0; pass < 2; pass++)
+  /* nn.Parameter attributes, then register_buffer ones, then children, as state_dict. */
+  for (int pass = 0; pass < 3; pass++)
     for (int i = 0; i < m->n; i++) {
       ct_lower_val *v = &m->vals[i];
-      if (pass == 0 && v->kind == CT_LV_PARAM) {
+      if (pass < 2 && v->kind == CT_LV_PARAM && v->param->registered_buffer == (pass == 1)) {
         ct_lower_param *p = v->param;
         p->v = add_param_spec(L, g, prefix, m->names[i],
                               ct_type_concrete(CT_DT_F32, p->rank, p->shape), p->kind, p->spec);
-      } else if (pass == 1 && v->kind == CT_LV_MODULE) {
+      } else if (pass == 2 && v->kind == CT_LV_MODULE) {
         char sub[512];
         snprintf(sub, sizeof sub, "%s%s.", prefix, m->names[i]);
         register_params(L, g, v->mod, sub);

@@ -261,70 +261,6 @@ static ct_lower_val factory(ct_lower *L, ct_lower_env *e, const ct_py_expr *call
   return ct_lower_tensor(ct_build_full(&L->b, &t, fn[0] == 'o' ? 1.0 : 0.0));
 }
 
-/* F.cross_entropy / F.nll_loss with class-index targets (or class probabilities for
- * cross_entropy) over [N, C] inputs: log_softmax, one_hot, mul, sum over classes, then the
- * reduction. */
-static ct_lower_val nll(ct_lower *L, ct_lower_env *e, const ct_py_expr *call, const char *fn) {
-  static const char *const nm[] = {"input",  "target", "weight",          "size_average",
-                                   "ignore_index", "reduce", "reduction", "label_smoothing"};
-  ct_lower_val a[8];
-  bool h[8];
-  bool ce = fn[0] == 'c';
-  if (!ct_lower_bind_args(L, e, call, ce ? "F.cross_entropy" : "F.nll_loss", ce ? 8 : 7, nm, a, h))
-    return ct_lower_err_val();
-  if (!need_tensor(L, call, a[0], fn, "input") || !need_tensor(L, call, a[1], fn, "target"))
-    return ct_lower_err_val();
-  for (int i = 2; i < 8; i++)
-    if (h[i] && i != 6 && a[i].kind != CT_LV_NONE &&
-        !(i == 4 && a[i].kind == CT_LV_INT && a[i].i.off == -100) &&
-        !(i == 7 && (a[i].kind == CT_LV_FLOAT || a[i].kind == CT_LV_INT) &&
-          (a[i].kind == CT_LV_FLOAT ? a[i].f : (double)a[i].i.off) == 0))
-      return ERR(call, "unsupported: %s with '%s'; supported: input, target, reduction", fn,
-                 nm[i]);
-  const char *red = "mean";
-  if (h[6]) {
-    if (a[6].kind != CT_LV_STR) return ERR(call, "reduction must be a string");
-    red = a[6].s;
-    if (strcmp(red, "mean") != 0 && strcmp(red, "sum") != 0 && strcmp(red, "none") != 0)
-      return ERR(call, "unsupported reduction '%s'; supported: 'mean', 'sum', 'none'", red);
-  }
-  ct_value *x = a[0].t, *t = a[1].t;
-  char xs[128], ts[128];
-  ct_type_format(L->m, &x->type, xs, sizeof xs);
-  ct_type_format(L->m, &t->type, ts, sizeof ts);
-  if (x->type.rank != 2)
-    return ERR(call, "unsupported: %s on input %s; supported: [N, C] inputs", fn, xs);
-  ct_lower_set_loc(L, call);
-  ct_value *logp = x;
-  if (ce) {
-    ct_attr d = ct_attr_int("dim", 1);
-    logp = ct_build(&L->b, CT_OP_LOG_SOFTMAX, 1, &x, &d, 1);
-  }
-  ct_value *w;
-  if (t->type.dtype == CT_DT_I64 && t->type.rank == 1) {
-    if (!ct_dim_is_const(x->type.dims[1]))
-      return ERR(call, "%s needs a constant number of classes, got input %s", fn, xs);
-    ct_attr at[2] = {ct_attr_int("num_classes", x->type.dims[1].off),
-                     ct_attr_dtype("dtype", x->type.dtype)};
-    w = ct_build(&L->b, CT_OP_ONE_HOT, 1, &t, at, 2);
-  } else if (ce && ct_type_eq(&t->type, &x->type)) {
-    w = t; /* class probabilities */
-  } else {
-    return ERR(call,
-               "%s: target %s does not match input %s; supported: i64[N] class indices%s", fn,
-               ts, xs, ce ? " or class probabilities of the input's shape" : "");
-  }
-  if (!logp || !w) return ct_lower_err_val();
-  ct_value *prod = ct_build_binary(&L->b, CT_OP_MUL, w, logp);
-  int64_t one = 1;
-  ct_value *picked = prod ? ct_build_reduce(&L->b, CT_OP_SUM, prod, 1, &one, false) : NULL;
-  ct_value *loss = picked ? ct_build_unary(&L->b, CT_OP_NEG, picked) : NULL;
-  if (!loss) return ct_lower_err_val();
-  if (strcmp(red, "none") == 0) return ct_lower_tensor(loss);
-  return ct_lower_tensor(
-      ct_build_reduce(&L->b, red[0] == 'm' ? CT_OP_MEAN : CT_OP_SUM, loss, 0, NULL, false));
-}
-
 /* x.split(size, dim) and x.chunk(n, dim): a tuple of slices. */
 static ct_lower_val split(ct_lower *L, const ct_py_expr *call, ct_value *t, int64_t size,
                           int64_t dim, bool chunks) {
@@ -393,14 +329,26 @@ static ct_lower_val transpose(ct_lower *L, const ct_py_expr *call, ct_value *t, 
   return permute(L, call, t, r, perm);
 }
 
+/* leaky_relu has no op of its own: where(x > 0, x, slope * x). */
+ct_lower_val ct_lower_leaky_relu(ct_lower *L, const ct_py_expr *x, ct_value *t, double slope) {
+  ct_lower_set_loc(L, x);
+  ct_dtype dt = t->type.dtype;
+  ct_value *pos = ct_build_binary(&L->b, CT_OP_GT, t, ct_build_scalar(&L->b, dt, 0.0));
+  ct_value *neg = ct_build_binary(&L->b, CT_OP_MUL, t, ct_build_scalar(&L->b, dt, slope));
+  if (!pos || !neg) return ct_lower_err_val();
+  return ct_lower_tensor(ct_build_where(&L->b, pos, t, neg));
+}
+
 /* ---- torch.*, F.* and tensor methods ------------------------------------------------------- */
 
 static const char supported_calls[] =
     "F.relu/gelu/silu/softmax/log_softmax/max_pool2d/avg_pool2d/adaptive_avg_pool2d/linear/"
-    "layer_norm/dropout/cross_entropy/nll_loss, torch.tanh/sigmoid/exp/log/sqrt/matmul/cat/"
+    "layer_norm/dropout/leaky_relu/cross_entropy/nll_loss/mse_loss/l1_loss, "
+    "torch.tanh/sigmoid/exp/log/sqrt/matmul/cat/"
     "stack/flatten/transpose/permute/where/maximum/minimum/zeros/ones/zeros_like/ones_like/"
     "mean/sum, Tensor.view/reshape/flatten/permute/transpose/contiguous/unsqueeze/squeeze/"
-    "size/dim/mean/sum/amax/amin/argmax/split/chunk/float and the elementwise methods";
+    "size/dim/mean/sum/max/min/amax/amin/argmax/split/chunk/masked_fill/float/long/to and the "
+    "elementwise methods";
 
 ct_lower_val ct_lower_call_function(ct_lower *L, ct_lower_env *e, const ct_py_expr *call,
                                     const char *fn, ct_lower_val *self) {
@@ -539,8 +487,7 @@ ct_lower_val ct_lower_call_function(ct_lower *L, ct_lower_env *e, const ct_py_ex
       return ct_lower_err_val();
     return a[0]; /* inference: the identity */
   }
-  if (!self && (strcmp(fn, "cross_entropy") == 0 || strcmp(fn, "nll_loss") == 0))
-    return nll(L, e, call, fn);
+  if (!self && ct_lower_is_loss(fn)) return ct_lower_loss(L, e, call, fn);
   if (!self && (strcmp(fn, "cat") == 0 || strcmp(fn, "concat") == 0 || strcmp(fn, "stack") == 0)) {
     static const char *const nm[] = {"tensors", "dim"};
     if (!ct_lower_bind_args(L, e, call, fn, 2, nm, a, h)) return ct_lower_err_val();
@@ -639,11 +586,66 @@ ct_lower_val ct_lower_call_function(ct_lower *L, ct_lower_env *e, const ct_py_ex
       return ct_lower_err_val();
     return *self; /* values have no layout or history in the IR */
   }
-  if (self && strcmp(fn, "float") == 0) {
-    if (args->n || call->u.call.kwargs.n) return ERR(call, "Tensor.float takes no arguments");
-    if (self->t->type.dtype == CT_DT_F32) return *self;
+  if (self && (strcmp(fn, "float") == 0 || strcmp(fn, "double") == 0 || strcmp(fn, "long") == 0 ||
+               strcmp(fn, "int") == 0 || strcmp(fn, "bool") == 0 || strcmp(fn, "to") == 0)) {
+    ct_dtype dt = fn[0] == 'f' ? CT_DT_F32 : fn[0] == 'd' ? CT_DT_F64 : fn[0] == 'l' ? CT_DT_I64
+                  : fn[0] == 'i' ? CT_DT_I32 : CT_DT_BOOL;
+    if (fn[0] == 't') {
+      static const char *const nm[] = {"dtype"};
+      if (!ct_lower_bind_args(L, e, call, "Tensor.to", 1, nm, a, h)) return ct_lower_err_val();
+      if (!h[0]) return ERR(call, "unsupported: Tensor.to without a dtype; supported: x.to(dtype)");
+      if (!parse_dtype(L, call, a[0], &dt)) return ct_lower_err_val();
+    } else if (args->n || call->u.call.kwargs.n) {
+      return ERR(call, "Tensor.%s takes no arguments", fn);
+    }
+    if (self->t->type.dtype == dt) return *self;
     ct_lower_set_loc(L, call);
-    return ct_lower_tensor(ct_build_cast(&L->b, self->t, CT_DT_F32));
+    return ct_lower_tensor(ct_build_cast(&L->b, self->t, dt));
+  }
+  if (self && strcmp(fn, "masked_fill") == 0) {
+    static const char *const nm[] = {"input", "mask", "value"};
+    if (!bind(L, e, call, fn, self, 3, nm, a, h) || !need_tensor(L, call, a[1], fn, "mask"))
+      return ct_lower_err_val();
+    if (!h[2]) return ERR(call, "masked_fill needs value");
+    ct_lower_set_loc(L, call);
+    ct_value *v = ct_lower_to_tensor(L, a[2], self->t->type.dtype);
+    if (!v) return ERR(call, "masked_fill: value must be a number or a tensor");
+    return ct_lower_tensor(ct_build_where(&L->b, a[1].t, v, self->t));
+  }
+  if (strcmp(fn, "leaky_relu") == 0) {
+    static const char *const nm[] = {"input", "negative_slope", "inplace"};
+    double slope = 0.01;
+    if (!bind(L, e, call, fn, self, self ? 2 : 3, nm, a, h) ||
+        !need_tensor(L, call, a[0], fn, "input"))
+      return ct_lower_err_val();
+    if (h[1]) {
+      if (a[1].kind == CT_LV_FLOAT) slope = a[1].f;
+      else if (a[1].kind == CT_LV_INT && ct_dim_is_const(a[1].i)) slope = (double)a[1].i.off;
+      else return ERR(call, "leaky_relu: negative_slope must be a number");
+    }
+    return ct_lower_leaky_relu(L, call, a[0].t, slope);
+  }
+  if (self && (strcmp(fn, "max") == 0 || strcmp(fn, "min") == 0)) {
+    /* x.max() is the maximum; x.max(dim) is (values, indices) as in PyTorch. */
+    static const char *const nm[] = {"input", "dim", "keepdim"};
+    bool mx = fn[1] == 'a';
+    if (!bind(L, e, call, fn, self, 3, nm, a, h)) return ct_lower_err_val();
+    if (h[1] && a[1].kind == CT_LV_TENSOR)
+      return ERR(call, "unsupported: Tensor.%s(other); use torch.%simum", fn, mx ? "max" : "min");
+    ct_lower_val vals = reduce(L, call, mx ? CT_OP_AMAX : CT_OP_AMIN, self->t,
+                               h[1] ? a[1] : ct_lower_none(), a[2]);
+    if (!h[1] || vals.kind == CT_LV_ERR) return vals;
+    int64_t d;
+    if (!ct_lower_as_int(L, call, a[1], &d)) return ct_lower_err_val();
+    ct_value *src = self->t;
+    if (!mx) src = ct_build_unary(&L->b, CT_OP_NEG, src); /* argmin(x) = argmax(-x) */
+    ct_attr at[2] = {ct_attr_int("dim", d), ct_attr_bool("keepdim", ct_lower_truthy(a[2]))};
+    ct_value *idx = src ? ct_build(&L->b, CT_OP_ARGMAX, 1, &src, at, 2) : NULL;
+    if (!idx) return ct_lower_err_val();
+    ct_lower_val r = ct_lower_tuple(L, 2);
+    r.elts[0] = vals;
+    r.elts[1] = ct_lower_tensor(idx);
+    return r;
   }
   if (strcmp(fn, "unsqueeze") == 0) {
     static const char *const nm[] = {"input", "dim"};
@@ -736,132 +738,4 @@ ct_lower_val ct_lower_call_function(ct_lower *L, ct_lower_env *e, const ct_py_ex
   }
   return ERR(call, "unsupported call: %s%s; supported: %s", self ? "method ." : "", fn,
              supported_calls);
-}
-
-/* ---- Python builtins on compile-time values ------------------------------------------------ */
-
-bool ct_lower_is_builtin(const char *name) {
-  static const char *const names[] = {"range", "len", "enumerate", "zip", "int",
-                                      "float", "min", "max", "abs", "list", "tuple"};
-  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-    if (strcmp(name, names[i]) == 0) return true;
-  return false;
-}
-
-static bool const_int(ct_lower *L, const ct_py_expr *x, ct_lower_val v, int64_t *out) {
-  if (v.kind == CT_LV_INT && !ct_dim_is_const(v.i)) {
-    ERR(x, "unsupported: a symbolic size here; supported: constants");
-    return false;
-  }
-  return ct_lower_as_int(L, x, v, out);
-}
-
-ct_lower_val ct_lower_call_builtin(ct_lower *L, ct_lower_env *e, const ct_py_expr *call,
-                                   const char *name) {
-  const ct_py_expr_list *args = &call->u.call.args;
-  if (call->u.call.kwargs.n)
-    return ERR(&call->u.call.kwargs.items[0], "%s() takes no keyword arguments here", name);
-  int n = args->n;
-  if (n > MAX_ARGS) return ERR(call, "%s() given too many arguments", name);
-  ct_lower_val a[MAX_ARGS];
-  for (int i = 0; i < n; i++) {
-    a[i] = ct_lower_eval(L, e, args->items[i]);
-    if (a[i].kind == CT_LV_ERR) return a[i];
-  }
-  if (strcmp(name, "range") == 0) {
-    int64_t r[3] = {0, 0, 1};
-    if (n < 1 || n > 3) return ERR(call, "range() takes 1 to 3 arguments, %d given", n);
-    for (int i = 0; i < n; i++)
-      if (!const_int(L, args->items[i], a[i], &r[n == 1 ? 1 : i])) return ct_lower_err_val();
-    if (r[2] == 0) return ERR(call, "range() arg 3 must not be zero");
-    int64_t count = r[2] > 0 ? (r[1] > r[0] ? (r[1] - r[0] + r[2] - 1) / r[2] : 0)
-                             : (r[0] > r[1] ? (r[0] - r[1] - r[2] - 1) / -r[2] : 0);
-    if (count > MAX_RANGE) return ERR(call, "range() of %lld items; at most %d are unrolled",
-                                      (long long)count, MAX_RANGE);
-    ct_lower_val t = ct_lower_tuple(L, (int)count);
-    for (int64_t i = 0; i < count; i++)
-      t.elts[i] = ct_lower_int(r[0] + i * r[2]);
-    return t;
-  }
-  if (strcmp(name, "len") == 0) {
-    if (n != 1) return ERR(call, "len() takes exactly one argument (%d given)", n);
-    if (a[0].kind == CT_LV_TENSOR) {
-      if (a[0].t->type.rank == 0) return ERR(call, "len() of a 0-d tensor");
-      return ct_lower_dim(a[0].t->type.dims[0]);
-    }
-    if (a[0].kind == CT_LV_STR) return ct_lower_int((int64_t)strlen(a[0].s));
-    ct_lower_val items;
-    if (!ct_lower_iter_items(L, args->items[0], a[0], &items)) return ct_lower_err_val();
-    return ct_lower_int(items.n);
-  }
-  if (strcmp(name, "enumerate") == 0 || strcmp(name, "list") == 0 || strcmp(name, "tuple") == 0) {
-    int64_t start = 0;
-    if (n < 1 || n > (name[0] == 'e' ? 2 : 1))
-      return ERR(call, "%s() given %d arguments", name, n);
-    if (n == 2 && !const_int(L, args->items[1], a[1], &start)) return ct_lower_err_val();
-    ct_lower_val items;
-    if (!ct_lower_iter_items(L, args->items[0], a[0], &items)) return ct_lower_err_val();
-    if (name[0] != 'e') return items;
-    ct_lower_val t = ct_lower_tuple(L, items.n);
-    for (int i = 0; i < items.n; i++) {
-      t.elts[i] = ct_lower_tuple(L, 2);
-      t.elts[i].elts[0] = ct_lower_int(start + i);
-      t.elts[i].elts[1] = items.elts[i];
-    }
-    return t;
-  }
-  if (strcmp(name, "zip") == 0) {
-    ct_lower_val items[MAX_ARGS];
-    int len = n ? INT32_MAX : 0;
-    for (int i = 0; i < n; i++) {
-      if (!ct_lower_iter_items(L, args->items[i], a[i], &items[i])) return ct_lower_err_val();
-      if (items[i].n < len) len = items[i].n;
-    }
-    ct_lower_val t = ct_lower_tuple(L, len);
-    for (int k = 0; k < len; k++) {
-      t.elts[k] = ct_lower_tuple(L, n);
-      for (int i = 0; i < n; i++)
-        t.elts[k].elts[i] = items[i].elts[k];
-    }
-    return t;
-  }
-  if (strcmp(name, "int") == 0 || strcmp(name, "float") == 0 || strcmp(name, "abs") == 0) {
-    if (n != 1) return ERR(call, "%s() takes exactly one argument (%d given)", name, n);
-    ct_lower_val v = a[0];
-    if (v.kind == CT_LV_INT && !ct_dim_is_const(v.i)) {
-      if (name[0] == 'i') return v;
-      return ERR(call, "unsupported: %s() of a symbolic size", name);
-    }
-    if (v.kind != CT_LV_INT && v.kind != CT_LV_BOOL && v.kind != CT_LV_FLOAT)
-      return ERR(call, "%s() expects a number, got a value of type %s", name,
-                 ct_lower_kind_name(v.kind));
-    double f = v.kind == CT_LV_FLOAT ? v.f : (double)v.i.off;
-    if (name[0] == 'i') return ct_lower_int((int64_t)f);
-    if (name[0] == 'f') return ct_lower_float(f);
-    if (v.kind == CT_LV_FLOAT) return ct_lower_float(fabs(f));
-    return ct_lower_int(v.i.off < 0 ? -v.i.off : v.i.off);
-  }
-  if (strcmp(name, "min") == 0 || strcmp(name, "max") == 0) {
-    ct_lower_val items;
-    if (n == 1) {
-      if (!ct_lower_iter_items(L, args->items[0], a[0], &items)) return ct_lower_err_val();
-    } else {
-      items = ct_lower_tuple(L, n);
-      memcpy(items.elts, a, (size_t)n * sizeof *a);
-    }
-    if (items.n == 0) return ERR(call, "%s() of an empty sequence", name);
-    ct_lower_val best = items.elts[0];
-    double bv = 0;
-    for (int i = 0; i < items.n; i++) {
-      ct_lower_val v = items.elts[i];
-      if (v.kind == CT_LV_INT && !ct_dim_is_const(v.i))
-        return ERR(call, "unsupported: %s() of a symbolic size", name);
-      if (v.kind != CT_LV_INT && v.kind != CT_LV_BOOL && v.kind != CT_LV_FLOAT)
-        return ERR(call, "%s() expects numbers", name);
-      double f = v.kind == CT_LV_FLOAT ? v.f : (double)v.i.off;
-      if (i == 0 || (name[1] == 'i' ? f < bv : f > bv)) best = v, bv = f;
-    }
-    return best;
-  }
-  return ERR(call, "unsupported builtin: %s()", name);
 }

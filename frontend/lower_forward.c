@@ -223,6 +223,31 @@ static bool call_args(ct_lower *L, ct_lower_env *e, const ct_py_expr *x, ct_lowe
   return true;
 }
 
+/* self.register_buffer(name, torch.zeros/ones/randn/rand(...), persistent=True): a state_dict
+ * entry that is not trained. */
+static ct_lower_val register_buffer(ct_lower *L, ct_lower_env *e, const ct_py_expr *x,
+                                    ct_lower_mod *m) {
+  static const char *const nm[] = {"name", "tensor", "persistent"};
+  ct_lower_val a[3];
+  bool h[3];
+  if (L->in_forward) return ERR(x, "unsupported: register_buffer in forward");
+  if (!ct_lower_bind_args(L, e, x, "register_buffer", 3, nm, a, h)) return ct_lower_err_val();
+  if (!h[0] || a[0].kind != CT_LV_STR) return ERR(x, "register_buffer needs a name string");
+  if (!h[1] || a[1].kind != CT_LV_INIT)
+    return ERR(x, "unsupported register_buffer tensor; supported: torch.zeros/ones/randn/rand(...), "
+                  "optionally times a number");
+  if (h[2] && !ct_lower_truthy(a[2]))
+    return ERR(x, "unsupported: register_buffer(persistent=False); supported: persistent buffers");
+  ct_lower_param *p = ct_arena_memdup(L->arena, a[1].param, sizeof *p);
+  p->kind = CT_PARAM_BUFFER;
+  p->registered_buffer = true;
+  ct_lower_val v = {0};
+  v.kind = CT_LV_PARAM;
+  v.param = p;
+  ct_lower_mod_set(L, m, a[0].s, v);
+  return ct_lower_none();
+}
+
 static ct_lower_val call(ct_lower *L, ct_lower_env *e, const ct_py_expr *x) {
   const ct_py_expr *f = x->u.call.func;
   if (f->kind == CT_PY_ATTR && f->u.attr.value->kind == CT_PY_CALL &&
@@ -242,6 +267,8 @@ static ct_lower_val call(ct_lower *L, ct_lower_env *e, const ct_py_expr *x) {
     ct_lower_val recv = ct_lower_eval(L, e, f->u.attr.value);
     if (recv.kind == CT_LV_ERR) return recv;
     if (recv.kind == CT_LV_TENSOR) return ct_lower_call_function(L, e, x, f->u.attr.attr, &recv);
+    if (recv.kind == CT_LV_MODULE && strcmp(f->u.attr.attr, "register_buffer") == 0)
+      return register_buffer(L, e, x, recv.mod);
     if (recv.kind == CT_LV_NS) {
       const char *q = recv.s, *a = f->u.attr.attr;
       if (strcmp(q, "torch.nn") == 0) {
@@ -479,6 +506,7 @@ ct_lower_val ct_lower_call_module(ct_lower *L, ct_lower_mod *m, const ct_py_expr
     ct_attr at = ct_attr_int("dim", m->start_dim);
     return ct_lower_tensor(ct_build(&L->b, m->op, 1, &x, &at, 1));
   }
+  case CT_LM_LEAKY_RELU: return ct_lower_leaky_relu(L, site, x, m->eps);
   case CT_LM_IDENTITY: return in;
   case CT_LM_FLATTEN: return ct_lower_flatten(L, site, x, m->start_dim, m->end_dim);
   case CT_LM_BATCHNORM: {

@@ -388,6 +388,16 @@ static ct_lower_val construct_nn_kind(ct_lower *L, ct_lower_env *e, const ct_py_
     if (!ct_lower_as_pair(L, call, a[0], m->k)) return ct_lower_err_val();
     return ct_lower_modv(m);
   }
+  if (strcmp(cls, "LeakyReLU") == 0) {
+    static const char *const nm[] = {"negative_slope", "inplace"};
+    ct_lower_val a[2];
+    bool h[2];
+    if (!ct_lower_bind_args(L, e, call, "nn.LeakyReLU", 2, nm, a, h)) return ct_lower_err_val();
+    ct_lower_mod *m = ct_lower_mod_new(L, CT_LM_LEAKY_RELU);
+    m->eps = 0.01;
+    if (h[0] && !as_float(L, call, a[0], &m->eps)) return ct_lower_err_val();
+    return ct_lower_modv(m);
+  }
   if (strcmp(cls, "Softmax") == 0 || strcmp(cls, "LogSoftmax") == 0) {
     static const char *const nm[] = {"dim"};
     ct_lower_val a[1];
@@ -407,7 +417,7 @@ static ct_lower_val construct_nn_kind(ct_lower *L, ct_lower_env *e, const ct_py_
   return ERR(call,
              "unsupported module: nn.%s; supported: Linear, Conv2d, MaxPool2d, AvgPool2d, "
              "AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, LayerNorm, Embedding, ReLU, GELU, "
-             "SiLU, Tanh, Sigmoid, Softmax, LogSoftmax, Identity, Dropout, Flatten, Sequential, "
+             "SiLU, Tanh, Sigmoid, LeakyReLU, Softmax, LogSoftmax, Identity, Dropout, Flatten, Sequential, "
              "ModuleList, Parameter",
              cls);
 }

@@ -24,7 +24,7 @@ class M(nn.Module):
             h = h * 2
         z = self.fc(h @ h)
         return F.relu(h)
-# CHECK: {{.*}}several-errors.py:15:20: error: unsupported module: nn.LSTM; supported: Linear, Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, LayerNorm, Embedding, ReLU, GELU, SiLU, Tanh, Sigmoid, Softmax, LogSoftmax, Identity, Dropout, Flatten, Sequential, ModuleList, Parameter
+# CHECK: {{.*}}several-errors.py:15:20: error: unsupported module: nn.LSTM; supported: Linear, Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, LayerNorm, Embedding, ReLU, GELU, SiLU, Tanh, Sigmoid, LeakyReLU, Softmax, LogSoftmax, Identity, Dropout, Flatten, Sequential, ModuleList, Parameter
 # CHECK: {{.*}}several-errors.py:16:37: error: unexpected keyword argument 'epsilon' for nn.LayerNorm; supported: normalized_shape, eps, elementwise_affine
 # CHECK: {{.*}}several-errors.py:22:13: error: name 'undefined_name' is not defined
 # CHECK: {{.*}}several-errors.py:23:12: error: unsupported: a condition on a tensor value (data-dependent control flow); supported: conditions on compile-time constants and shapes
