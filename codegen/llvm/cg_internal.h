@@ -128,6 +128,8 @@ typedef struct cg_lowering {
 extern const cg_lowering cg_lowerings[CT_OP_COUNT];
 
 bool cg_ew_supported(cg *c, const ct_node *n);
+/* exp of a scalar of float type t, as vectorizable inline code for f32. */
+LLVMValueRef cg_exp(cg *c, LLVMTypeRef t, LLVMValueRef x);
 /* One loop nest computing nodes[0..n) (elementwise) in registers, reading every operand not
  * defined in the run from its pointer and storing each of outs[k] to out_ptrs[k]. */
 ct_status cg_emit_ew_run(cg *c, const ct_node *const *nodes, int n, const ct_value *const *outs,

@@ -78,8 +78,34 @@ static LLVMValueRef libm(cg *c, const char *f32_name, const char *f64_name, LLVM
 
 static LLVMValueRef fconst(LLVMTypeRef t, double v) { return LLVMConstReal(t, v); }
 
+/* exp for f32 as inline code the loop vectorizer can widen (a libm call it cannot): Cephes'
+ * expf, 2^n * p(r) with r = x - n ln2 in two parts, about 1 ulp; results below FLT_MIN flush
+ * to 0, overflow gives +inf, NaN stays NaN. f64 keeps llvm.exp (libm). */
+LLVMValueRef cg_exp(cg *c, LLVMTypeRef t, LLVMValueRef x) {
+  if (t != c->t_f32) return intrinsic(c, "llvm.exp", t, &x, 1);
+  LLVMBuilderRef b = c->b;
+  LLVMValueRef hi = fconst(t, 88.3762626647949), lo = fconst(t, -87.3365478515625);
+  LLVMValueRef xc = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, x, hi, ""), hi, x, "");
+  xc = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, xc, lo, ""), lo, xc, "");
+  LLVMValueRef fx = LLVMBuildFAdd(b, LLVMBuildFMul(b, xc, fconst(t, 1.44269504088896341), ""), fconst(t, 0.5), "");
+  LLVMValueRef n = intrinsic(c, "llvm.floor", t, &fx, 1);
+  LLVMValueRef r = LLVMBuildFSub(b, xc, LLVMBuildFMul(b, n, fconst(t, 0.693359375), ""), "");
+  r = LLVMBuildFSub(b, r, LLVMBuildFMul(b, n, fconst(t, -2.12194440e-4), ""), "");
+  static const double coef[] = {1.9875691500E-4, 1.3981999507E-3, 8.3334519073E-3,
+                                4.1665795894E-2, 1.6666665459E-1, 5.0000001201E-1};
+  LLVMValueRef p = fconst(t, coef[0]);
+  for (int i = 1; i < 6; i++) p = LLVMBuildFAdd(b, LLVMBuildFMul(b, p, r, ""), fconst(t, coef[i]), "");
+  p = LLVMBuildFAdd(b, LLVMBuildFAdd(b, LLVMBuildFMul(b, p, LLVMBuildFMul(b, r, r, ""), ""), r, ""), fconst(t, 1.0), "");
+  LLVMValueRef ni = LLVMBuildFPToSI(b, n, c->t_i32, "");
+  LLVMValueRef bits = LLVMBuildShl(b, LLVMBuildAdd(b, ni, cg_i32(c, 127), ""), cg_i32(c, 23), "");
+  LLVMValueRef y = LLVMBuildFMul(b, p, LLVMBuildBitCast(b, bits, t, ""), "");
+  y = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, x, hi, ""), fconst(t, __builtin_inf()), y, "");
+  y = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, x, lo, ""), fconst(t, 0.0), y, "");
+  return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealUNO, x, x, ""), x, y, "");
+}
+
 static LLVMValueRef sigmoid(cg *c, LLVMTypeRef t, LLVMValueRef x) {
-  LLVMValueRef e = intrinsic(c, "llvm.exp", t, (LLVMValueRef[]){LLVMBuildFNeg(c->b, x, "")}, 1);
+  LLVMValueRef e = cg_exp(c, t, LLVMBuildFNeg(c->b, x, ""));
   return LLVMBuildFDiv(c->b, fconst(t, 1.0), LLVMBuildFAdd(c->b, fconst(t, 1.0), e, ""), "");
 }
 
@@ -146,7 +172,7 @@ static LLVMValueRef emit_scalar(cg *c, const ct_node *n, LLVMValueRef *in) {
     if (f) return intrinsic(c, "llvm.fabs", t, &x, 1);
     return LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, x, LLVMConstNull(xt), ""),
                            LLVMBuildSub(c->b, LLVMConstNull(xt), x, ""), x, "");
-  case CT_OP_EXP: return intrinsic(c, "llvm.exp", t, &x, 1);
+  case CT_OP_EXP: return cg_exp(c, t, x);
   case CT_OP_LOG: return intrinsic(c, "llvm.log", t, &x, 1);
   case CT_OP_SQRT: return intrinsic(c, "llvm.sqrt", t, &x, 1);
   case CT_OP_RSQRT: return LLVMBuildFDiv(c->b, fconst(t, 1.0), intrinsic(c, "llvm.sqrt", t, &x, 1), "");
@@ -450,6 +476,33 @@ static bool returned(const ct_block *body, const ct_value *v) {
 
 enum { FUSION_MAX_NODES = 256 };
 
+/* A GEMM/conv epilogue whose first node's result feeds only the elementwise run right after it,
+ * which computes the fusion's single result of the same type: the library op writes straight
+ * into the result buffer and the run updates it in place (same index read, then written). */
+static const ct_value *in_place_epilogue(cg *c, const ct_node *n, const ct_node *const *nodes,
+                                         const int *run, int nn) {
+  if (nn < 2 || n->n_results != 1 || cg_ew_supported(c, nodes[0]) || !cg_ew_supported(c, nodes[1]))
+    return NULL;
+  const ct_value *r0 = nodes[0]->results[0];
+  if (nodes[0]->n_results != 1 || returned(n->body, r0) || !ct_type_eq(&r0->type, &n->results[0]->type))
+    return NULL;
+  for (const ct_use *u = r0->uses; u; u = u->next) {
+    int j = node_index(nodes, nn, u->user);
+    if (j < 0 || run[j] != run[1]) return NULL;
+  }
+  const ct_value *out = ct_node_operand(n->body->last, 0);
+  int j = out->def ? node_index(nodes, nn, out->def) : -1;
+  if (j < 0 || run[j] != run[1]) return NULL;
+  /* Not when the plan lets the result reuse an operand's bytes: the library op reads those. */
+  const ct_buffer *buf = c->g->plan ? ct_mem_plan_find(c->g->plan, n->results[0]) : NULL;
+  for (int i = 0; buf && buf->shares_with && i < n->n_operands; i++)
+    if (buf->shares_with == ct_node_operand(n, i)) return NULL;
+  /* The run must not store anything else (one output: the result). */
+  for (int k = 1; k < nn && run[k] == run[1]; k++)
+    if (nodes[k]->results[0] != out && escapes(nodes, run, nn, k, nodes[k]->results[0])) return NULL;
+  return r0;
+}
+
 ct_status cg_prepare_fusion(cg *c, const ct_node *n, int *scratch) {
   *scratch = -1;
   if (!n->body) return cg_error(c, n, "%s", "fusion without a body");
@@ -457,11 +510,12 @@ ct_status cg_prepare_fusion(cg *c, const ct_node *n, int *scratch) {
   int run[FUSION_MAX_NODES];
   int nn = body_runs(c, n->body, nodes, run, FUSION_MAX_NODES);
   if (nn < 0) return cg_error(c, n, "%s", "fusion body too large");
+  const ct_value *in_place = in_place_epilogue(c, n, nodes, run, nn);
   for (int i = 0; i < nn; i++) {
     bool ew = cg_ew_supported(c, nodes[i]);
     for (int r = 0; r < nodes[i]->n_results; r++) {
       const ct_value *v = nodes[i]->results[r];
-      if (returned(n->body, v) || (ew && !escapes(nodes, run, nn, i, v))) continue;
+      if (v == in_place || returned(n->body, v) || (ew && !escapes(nodes, run, nn, i, v))) continue;
       cg_value_set_slot(c, v, cg_scratch_slot(c, (int64_t)ct_dtype_size(v->type.dtype), v->type.rank, v->type.dims));
     }
     if (!ew) {
@@ -488,6 +542,8 @@ ct_status cg_lower_fusion(cg *c, const ct_node *n, int scratch) {
   const ct_node *nodes[FUSION_MAX_NODES];
   int run[FUSION_MAX_NODES];
   int nn = body_runs(c, body, nodes, run, FUSION_MAX_NODES);
+  const ct_value *in_place = in_place_epilogue(c, n, nodes, run, nn);
+  if (in_place) cg_value_set_ptr(c, in_place, cg_value_ptr(c, n->results[0]));
   ct_status st = CT_OK;
   for (int i = 0; i < nn && st == CT_OK;) {
     if (!cg_ew_supported(c, nodes[i])) {

@@ -78,8 +78,8 @@ ct_status cg_lower_linear(cg *c, const ct_node *n, int scratch) {
   LLVMValueRef k = cg_dim(c, w->type.dims[1]), o = cg_dim(c, w->type.dims[0]);
   LLVMValueRef m = cg_i64(c, 1);
   for (int i = 0; i + 1 < x->type.rank; i++) m = LLVMBuildMul(c->b, m, cg_dim(c, x->type.dims[i]), "");
-  LLVMValueRef yp = cg_value_ptr(c, y);
-  emit_gemm(c, dt, cg_value_ptr(c, x), cg_value_ptr(c, w), yp, m, o, k, true);
+  LLVMValueRef yp = cg_value_ptr(c, y), xp = cg_value_ptr(c, x), wp = cg_value_ptr(c, w);
+  emit_gemm(c, dt, xp, wp, yp, m, o, k, true);
   if (n->n_operands == 3) emit_bias(c, dt, yp, cg_value_ptr(c, ct_node_operand(n, 2)), m, o);
   return CT_OK;
 }

@@ -65,7 +65,7 @@ ct_status cg_lower_softmax(cg *c, const ct_node *n, int scratch) {
   LLVMBuildStore(c->b, LLVMConstReal(ft, 0.0), sum);
   i = cg_loop_begin(c, &l2, cg_i64(c, 0), d, "i");
   v = LLVMBuildLoad2(c->b, ft, cg_gep(c, ft, xp, LLVMBuildNSWAdd(c->b, base, i, "")), "");
-  LLVMValueRef e = call_intrinsic(c, "llvm.exp", ft, LLVMBuildFSub(c->b, v, m, ""));
+  LLVMValueRef e = cg_exp(c, ft, LLVMBuildFSub(c->b, v, m, ""));
   LLVMBuildStore(c->b, LLVMBuildFAdd(c->b, LLVMBuildLoad2(c->b, ft, sum, ""), e, ""), sum);
   cg_loop_end(c, &l2);
   LLVMValueRef s = LLVMBuildLoad2(c->b, ft, sum, "sum");
@@ -75,7 +75,7 @@ ct_status cg_lower_softmax(cg *c, const ct_node *n, int scratch) {
   LLVMValueRef at = LLVMBuildNSWAdd(c->b, base, i, "");
   v = LLVMBuildFSub(c->b, LLVMBuildLoad2(c->b, ft, cg_gep(c, ft, xp, at), ""), m, "");
   LLVMValueRef out = logv ? LLVMBuildFSub(c->b, v, lse, "")
-                          : LLVMBuildFMul(c->b, call_intrinsic(c, "llvm.exp", ft, v), inv, "");
+                          : LLVMBuildFMul(c->b, cg_exp(c, ft, v), inv, "");
   LLVMBuildStore(c->b, out, cg_gep(c, ft, yp, at));
   cg_loop_end(c, &l3);
   cg_loop_end(c, &lr);
