@@ -6,7 +6,7 @@ batch size and Adam settings as examples/fashion_mnist/train.c. Reports test acc
 and training images/s (eager, --threads threads), and with --check-weights loads ctorch's trained
 weights through load_state_dict and evaluates them.
     /usr/bin/python3 examples/fashion_mnist/train_torch.py --init build/fmnist/init.safetensors \
-        --epochs 10 --threads 2 [--check-weights build/fmnist/weights.safetensors] [--json out]"""
+        --epochs 8 --threads 2 [--check-weights build/fmnist/weights.safetensors] [--json out]"""
 import argparse
 import gzip
 import json
@@ -96,7 +96,7 @@ def main():
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     ap.add_argument("--init", help="initial weights (safetensors, state_dict keys); default: PyTorch's init")
     ap.add_argument("--save-init", help="write the initial weights used here to this file")
-    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=42)
