@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "autodiff.h"
 #include "codegen.h"
 #include "ctorch/abi.h"
 #include "ctorch/compiler.h"
@@ -107,9 +108,12 @@ static double scaled_error(const ct_tensor *got, const ct_tensor *want) {
   return scale > 0 ? err / scale : err;
 }
 
-/* Runs forward at batch n through the compiled entry and the interpreter; compares. */
-static void run_batch(ct_module *m, void *h, const char *name, int level, int64_t n) {
-  const ct_graph *g = ct_module_find_graph(m, "forward");
+/* Runs graph `entry` at batch n through the compiled entry and the interpreter; compares. */
+static void run_entry(ct_module *m, void *h, const char *name, const char *entry, int level,
+                      int64_t n) {
+  const ct_graph *g = ct_module_find_graph(m, entry);
+  CHECK_MSG(g != NULL, "%s: no graph @%s", name, entry);
+  if (!g) return;
   int n_in = ct_graph_num_inputs(g), n_res = ct_graph_num_results(g);
   ct_tensor **in = calloc((size_t)n_in, sizeof *in);
   void **args = calloc((size_t)n_in, sizeof *args);
@@ -140,9 +144,9 @@ static void run_batch(ct_module *m, void *h, const char *name, int level, int64_
   ct_diag_free(&diag);
 
   char sym[512];
-  snprintf(sym, sizeof sym, "%s_forward_call", name);
+  snprintf(sym, sizeof sym, "%s_%s_call", name, entry);
   ct_abi_entry_fn call = (ct_abi_entry_fn)dlsym(h, sym);
-  snprintf(sym, sizeof sym, "%s_forward_workspace_size", name);
+  snprintf(sym, sizeof sym, "%s_%s_workspace_size", name, entry);
   ct_abi_workspace_fn wsize = (ct_abi_workspace_fn)dlsym(h, sym);
   CHECK(call && wsize);
   if (st == CT_OK && call && wsize) {
@@ -157,12 +161,12 @@ static void run_batch(ct_module *m, void *h, const char *name, int level, int64_
     void *ws = ct_aligned_alloc((size_t)ws_bytes);
     ct_abi_call c = {syms, args, res, ws};
     int32_t rc = call(&c);
-    CHECK_MSG(rc == 0, "%s -O%d N=%lld: call returned %d: %s", name, level, (long long)n, rc,
-              ct_abi_last_error());
+    CHECK_MSG(rc == 0, "%s @%s -O%d N=%lld: call returned %d: %s", name, entry, level,
+              (long long)n, rc, ct_abi_last_error());
     for (int i = 0; rc == 0 && i < n_res; i++) {
       double err = scaled_error(got[i], want[i]);
-      CHECK_MSG(err <= 1e-5, "%s -O%d N=%lld result %d: scaled error %g > 1e-5", name, level,
-                (long long)n, i, err);
+      CHECK_MSG(err <= 1e-5, "%s @%s -O%d N=%lld result %d: scaled error %g > 1e-5", name, entry,
+                level, (long long)n, i, err);
     }
     ct_aligned_free(ws);
     for (int i = 0; i < n_res; i++) ct_tensor_release(got[i]);
@@ -198,7 +202,7 @@ static void test_examples_match_interpreter(void) {
       void *h = build_so(m, ent->d_name, level, so);
       /* The large batch once per model (at -O2) keeps the test quick on a shared machine. */
       size_t nb = sizeof batches / sizeof batches[0] - (level == 0 ? 1 : 0);
-      for (size_t b = 0; h && b < nb; b++) run_batch(m, h, ent->d_name, level, batches[b]);
+      for (size_t b = 0; h && b < nb; b++) run_entry(m, h, ent->d_name, "forward", level, batches[b]);
       if (h) dlclose(h);
       ct_module_free(m);
     }
@@ -206,6 +210,43 @@ static void test_examples_match_interpreter(void) {
   closedir(d);
   printf("%d example models compiled at -O0 and -O2\n", n_models);
   CHECK(n_models >= 2);
+}
+
+/* @grad and @train_step (cross_entropy, SGD with momentum: the update is linear in the
+ * gradient, so rounding cannot flip it as Adam's first step can) of the MLP and LeNet. */
+static void test_train_graphs_match_interpreter(void) {
+  static const char *const models[] = {"mlp", "lenet"};
+  for (size_t e = 0; e < sizeof models / sizeof models[0]; e++)
+    for (int level = 0; level <= 2; level += 2) {
+      ct_module *m = compile_example(models[e], 0);
+      if (!m) continue;
+      ct_diag diag;
+      ct_diag_init(&diag);
+      ct_loss_options loss = {CT_LOSS_CROSS_ENTROPY, false, 0.0};
+      ct_optim_options opt;
+      ct_optim_defaults(CT_OPTIM_SGD, &opt);
+      opt.lr = 0.1;
+      opt.momentum = 0.9;
+      const char *tnames[1] = {"y"};
+      ct_dim nd = ct_dim_sym(ct_module_find_sym(m, "N", 1));
+      ct_type tt = ct_type_make(CT_DT_I64, 1, &nd);
+      ct_status st = ct_build_training(m, "forward", &loss, &opt, 1, tnames, &tt, &diag);
+      if (st == CT_OK) st = ct_module_init_params(m, 0, &diag);
+      ct_pipeline_options po = {false, NULL, false, true};
+      if (st == CT_OK) st = ct_pipeline_run(m, ct_pipeline_for_level(level), &po, &diag);
+      CHECK_MSG(st == CT_OK, "%s: training graphs: %s", models[e], ct_diag_first_error(&diag));
+      ct_diag_free(&diag);
+      char so[1024];
+      snprintf(so, sizeof so, "%s/%s_train_O%d.so", tmpdir, models[e], level);
+      void *h = st == CT_OK ? build_so(m, models[e], level, so) : NULL;
+      static const int64_t batches[] = {1, 7, 64};
+      for (size_t b = 0; h && b < sizeof batches / sizeof batches[0]; b++) {
+        run_entry(m, h, models[e], "grad", level, batches[b]);
+        run_entry(m, h, models[e], "train_step", level, batches[b]);
+      }
+      if (h) dlclose(h);
+      ct_module_free(m);
+    }
 }
 
 /* The typed wrapper with the embedded weights, the metadata and the ABI version. */
@@ -269,6 +310,7 @@ int main(void) {
     return 1;
   }
   RUN_TEST(test_examples_match_interpreter);
+  RUN_TEST(test_train_graphs_match_interpreter);
   RUN_TEST(test_typed_wrapper_and_metadata);
   char cmd[600];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
