@@ -308,6 +308,30 @@ static void lower_root(ct_lower *L, const ct_frontend_options *opt) {
   }
 }
 
+/* A class used twice, or a loop body, reports the same error at the same place again: keep the
+ * first of identical diagnostics added since entry `from`. */
+static void drop_repeated(ct_diag *d, int from) {
+  int n = from;
+  for (int i = from; i < d->n; i++) {
+    ct_diag_entry *x = &d->items[i];
+    bool seen = false;
+    for (int j = from; j < n && !seen; j++) {
+      const ct_diag_entry *y = &d->items[j];
+      seen = y->sev == x->sev && y->line == x->line && y->col == x->col &&
+             strcmp(y->msg, x->msg) == 0 &&
+             (y->file && x->file ? strcmp(y->file, x->file) == 0 : y->file == x->file);
+    }
+    if (seen) {
+      if (x->sev == CT_SEV_ERROR) d->n_errors--;
+      free(x->file);
+      free(x->msg);
+    } else {
+      d->items[n++] = *x;
+    }
+  }
+  d->n = n;
+}
+
 ct_status ct_frontend_compile(const char *text, size_t len, const char *file,
                               const ct_frontend_options *opt, ct_module **out, ct_diag *diag) {
   *out = NULL;
@@ -315,7 +339,7 @@ ct_status ct_frontend_compile(const char *text, size_t len, const char *file,
   L.arena = ct_arena_new();
   L.diag = diag;
   L.file = file;
-  int errors_before = diag->n_errors;
+  int errors_before = diag->n_errors, entries_before = diag->n;
   if (ct_py_parse(text, len, file, L.arena, &L.ast, diag) != CT_OK) {
     ct_arena_free(L.arena);
     return CT_ERR_INVALID;
@@ -324,6 +348,7 @@ ct_status ct_frontend_compile(const char *text, size_t len, const char *file,
   L.file = ct_arena_strdup(L.m->arena, file);
   lower_root(&L, opt);
   ct_arena_free(L.arena);
+  drop_repeated(diag, entries_before);
   if (diag->n_errors > errors_before) {
     ct_module_free(L.m);
     return CT_ERR_INVALID;
