@@ -255,6 +255,59 @@ static void check_attrs(verifier *v, const ct_node *n, bool *ok) {
   }
 }
 
+/* A fusion's kind promises the code generator a body shape (docs/ir.md, "Fusion"):
+ * "elementwise": elementwise ops and constants; "reduction": those, then one reduction whose
+ * result only the return reads; "epilogue": a linear, matmul or conv2d first, then elementwise
+ * ops and constants. */
+static bool fusion_elementwise(const ct_node *k) {
+  return ct_op_table[k->op].cls == CT_OPC_ELEMENTWISE || k->op == CT_OP_CONSTANT;
+}
+
+static bool fusion_reduction(const ct_node *k) {
+  switch (k->op) {
+  case CT_OP_SUM:
+  case CT_OP_MEAN:
+  case CT_OP_AMAX:
+  case CT_OP_AMIN:
+  case CT_OP_SOFTMAX:
+  case CT_OP_LOG_SOFTMAX: return true;
+  default: return false;
+  }
+}
+
+static void check_fusion_kind(verifier *v, const ct_node *n) {
+  const ct_attr *a = ct_node_attr(n, "kind");
+  const char *kind = a && a->kind == CT_ATTR_STR ? a->u.s : "elementwise";
+  bool ew = strcmp(kind, "elementwise") == 0, red = strcmp(kind, "reduction") == 0;
+  bool epi = strcmp(kind, "epilogue") == 0;
+  if (!ew && !red && !epi) {
+    report(v, n, "fusion kind \"%s\" is not one of \"elementwise\", \"reduction\", \"epilogue\"",
+           kind);
+    return;
+  }
+  int reductions = 0;
+  for (const ct_node *k = n->body->first; k && k->op != CT_OP_RETURN; k = k->next) {
+    if (epi && k == n->body->first) {
+      if (k->op != CT_OP_LINEAR && k->op != CT_OP_MATMUL && k->op != CT_OP_CONV2D)
+        report(v, n, "an epilogue fusion's body must start with linear, matmul or conv2d, not %s",
+               ct_op_name(k->op));
+      continue;
+    }
+    if (red && fusion_reduction(k)) {
+      if (++reductions > 1) report(v, n, "%s", "a reduction fusion holds more than one reduction");
+      for (const ct_use *u = k->n_results ? k->results[0]->uses : NULL; u; u = u->next)
+        if (u->user->op != CT_OP_RETURN)
+          report(v, n, "in a reduction fusion, %s reads the result of %s", ct_op_name(u->user->op),
+                 ct_op_name(k->op));
+      continue;
+    }
+    if (!fusion_elementwise(k))
+      report(v, n, "%s in a fusion of kind \"%s\" (only elementwise ops and constants%s)",
+             ct_op_name(k->op), kind, red ? ", and one reduction" : "");
+  }
+  if (red && reductions == 0) report(v, n, "%s", "a reduction fusion holds no reduction");
+}
+
 /* Result types against the op's shape rule (or, for fusion, against its body). */
 static void check_types(verifier *v, const ct_node *n) {
   char b1[256], b2[256];
@@ -285,6 +338,7 @@ static void check_types(verifier *v, const ct_node *n) {
                vname(v, r), tname(v, &r->type, b1, sizeof b1), vname(v, x),
                tname(v, &x->type, b2, sizeof b2));
     }
+    check_fusion_kind(v, n);
     return;
   }
   ct_type stack_in[16], *in = stack_in;

@@ -15,7 +15,9 @@ typedef struct stats {
   int rewrites;
 } stats;
 
-static bool same_type(const ct_value *a, const ct_value *b) { return ct_type_eq(&a->type, &b->type); }
+static bool same_type(const ct_value *a, const ct_value *b) {
+  return ct_type_eq(&a->type, &b->type);
+}
 
 /* Replaces n by x when the types agree. */
 static bool forward_to(ct_node *n, ct_value *x) {
@@ -72,7 +74,8 @@ static bool rewrite(ct_module *m, ct_node *n) {
     if (def_is(x, CT_OP_PERMUTE)) {
       const ct_attr *p = ct_node_attr(x->def, "dims");
       int64_t r[CT_MAX_RANK];
-      for (int i = 0; i < q->n; i++) r[i] = p->u.ints[q->u.ints[i]];
+      for (int i = 0; i < q->n; i++)
+        r[i] = p->u.ints[q->u.ints[i]];
       ct_node_set_attr(m, n, ct_attr_ints("dims", q->n, r));
       ct_node_set_operand(n, 0, ct_node_operand(x->def, 0));
       return true;
@@ -119,6 +122,7 @@ ct_status ct_pass_canonicalize(ct_module *m, const ct_pass_args *args, ct_diag *
   (void)args;
   (void)diag;
   stats s = {0};
-  for (int i = 0; i < m->n_graphs; i++) pass_for_each_block(m->graphs[i], run_block, &s);
+  for (int i = 0; i < m->n_graphs; i++)
+    pass_for_each_block(m->graphs[i], run_block, &s);
   return CT_OK;
 }

@@ -37,7 +37,8 @@ static bool nodes_equal(const ct_node *x, const ct_node *y, const ct_block *a, c
 
 static void number_block(const ct_block *b) {
   int i = 0;
-  for (ct_node *n = b->first; n; n = n->next) n->id = i++;
+  for (ct_node *n = b->first; n; n = n->next)
+    n->id = i++;
 }
 
 static bool blocks_equivalent(const ct_block *a, const ct_block *b) {
@@ -59,16 +60,19 @@ static uint64_t mix(uint64_t h, uint64_t v) {
 
 static uint64_t node_hash(const ct_node *n) {
   uint64_t h = mix(0, (uint64_t)n->op);
-  for (int i = 0; i < n->n_operands; i++) h = mix(h, (uint64_t)(uintptr_t)ct_node_operand(n, i));
+  for (int i = 0; i < n->n_operands; i++)
+    h = mix(h, (uint64_t)(uintptr_t)ct_node_operand(n, i));
   h = mix(h, (uint64_t)n->n_results);
   for (int i = 0; i < n->n_attrs; i++) {
     const ct_attr *at = &n->attrs[i];
-    if (at->kind == CT_ATTR_INT || at->kind == CT_ATTR_BOOL) h = mix(h, (uint64_t)at->u.i);
+    if (at->kind == CT_ATTR_INT || at->kind == CT_ATTR_BOOL)
+      h = mix(h, (uint64_t)at->u.i);
     else if (at->kind == CT_ATTR_FLOAT) {
       uint64_t bits;
       memcpy(&bits, &at->u.f, sizeof bits);
       h = mix(h, bits);
-    } else h = mix(h, (uint64_t)at->n);
+    } else
+      h = mix(h, (uint64_t)at->n);
   }
   return h;
 }
@@ -76,9 +80,11 @@ static uint64_t node_hash(const ct_node *n) {
 static void run_block(ct_block *b, void *ctx) {
   int *removed = ctx;
   size_t count = 0;
-  for (ct_node *n = b->first; n; n = n->next) count++;
+  for (ct_node *n = b->first; n; n = n->next)
+    count++;
   size_t cap = 16;
-  while (cap < count * 2) cap *= 2;
+  while (cap < count * 2)
+    cap *= 2;
   ct_node **table = calloc(cap, sizeof *table);
   if (!table) return; /* cse is an optimization: without memory, leave the block as it is */
   for (ct_node *n = b->first, *next; n; n = next) {
@@ -96,7 +102,8 @@ static void run_block(ct_block *b, void *ctx) {
       table[i] = n;
       continue;
     }
-    for (int r = 0; r < n->n_results; r++) ct_value_replace_uses(n->results[r], hit->results[r]);
+    for (int r = 0; r < n->n_results; r++)
+      ct_value_replace_uses(n->results[r], hit->results[r]);
     ct_node_erase(n);
     (*removed)++;
   }
@@ -107,6 +114,7 @@ ct_status ct_pass_cse(ct_module *m, const ct_pass_args *args, ct_diag *diag) {
   (void)args;
   (void)diag;
   int removed = 0;
-  for (int i = 0; i < m->n_graphs; i++) pass_for_each_block(m->graphs[i], run_block, &removed);
+  for (int i = 0; i < m->n_graphs; i++)
+    pass_for_each_block(m->graphs[i], run_block, &removed);
   return CT_OK;
 }

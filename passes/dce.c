@@ -20,7 +20,8 @@ static int shrink_fusion(ct_module *m, ct_node *n) {
   ct_block *body = n->body;
   ct_node *ret = body->last;
   int keep_res = 0, removed = 0;
-  for (int i = 0; i < n->n_results; i++) keep_res += n->results[i]->uses != NULL;
+  for (int i = 0; i < n->n_results; i++)
+    keep_res += n->results[i]->uses != NULL;
   if (keep_res < n->n_results) {
     /* The body's return loses the dead results' operands. */
     ct_value *vals[256];
@@ -37,9 +38,10 @@ static int shrink_fusion(ct_module *m, ct_node *n) {
     ct_node_erase(ret);
     ct_value *ins[256];
     if (n->n_operands > 256) return 0;
-    for (int i = 0; i < n->n_operands; i++) ins[i] = ct_node_operand(n, i);
-    ct_node *nn = ct_node_new(m, CT_OP_FUSION, n->n_operands, ins, k, types, n->attrs,
-                              n->n_attrs, n->loc);
+    for (int i = 0; i < n->n_operands; i++)
+      ins[i] = ct_node_operand(n, i);
+    ct_node *nn =
+        ct_node_new(m, CT_OP_FUSION, n->n_operands, ins, k, types, n->attrs, n->n_attrs, n->loc);
     nn->body = body;
     body->parent_node = nn;
     ct_block_insert_before(n->parent, n, nn);
@@ -53,7 +55,8 @@ static int shrink_fusion(ct_module *m, ct_node *n) {
   }
   /* Unread body parameters go with their operands. */
   int unread = 0;
-  for (int i = 0; i < body->n_params; i++) unread += body->params[i]->uses == NULL;
+  for (int i = 0; i < body->n_params; i++)
+    unread += body->params[i]->uses == NULL;
   if (unread) {
     ct_value *ins[256];
     int k = 0;
@@ -67,13 +70,15 @@ static int shrink_fusion(ct_module *m, ct_node *n) {
       }
     body->n_params = k;
     ct_type types[256];
-    for (int i = 0; i < n->n_results; i++) types[i] = n->results[i]->type;
-    ct_node *nn = ct_node_new(m, CT_OP_FUSION, k, ins, n->n_results, types, n->attrs,
-                              n->n_attrs, n->loc);
+    for (int i = 0; i < n->n_results; i++)
+      types[i] = n->results[i]->type;
+    ct_node *nn =
+        ct_node_new(m, CT_OP_FUSION, k, ins, n->n_results, types, n->attrs, n->n_attrs, n->loc);
     nn->body = body;
     body->parent_node = nn;
     ct_block_insert_before(n->parent, n, nn);
-    for (int i = 0; i < n->n_results; i++) ct_value_replace_uses(n->results[i], nn->results[i]);
+    for (int i = 0; i < n->n_results; i++)
+      ct_value_replace_uses(n->results[i], nn->results[i]);
     n->body = NULL;
     ct_node_erase(n);
   }
@@ -100,6 +105,7 @@ static int sweep(ct_block *b) {
 ct_status ct_pass_dce(ct_module *m, const ct_pass_args *args, ct_diag *diag) {
   (void)args;
   (void)diag;
-  for (int i = 0; i < m->n_graphs; i++) sweep(m->graphs[i]->body);
+  for (int i = 0; i < m->n_graphs; i++)
+    sweep(m->graphs[i]->body);
   return CT_OK;
 }

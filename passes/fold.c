@@ -95,8 +95,10 @@ static bool replace_with(ct_module *m, ct_node *n, ct_tensor *t, bool scalar, in
   } else {
     double *data = malloc((size_t)numel * sizeof *data);
     if (!data) return false;
-    for (int64_t i = 0; i < numel; i++) data[i] = ct_tensor_get(t, i);
-    ct_attr attrs[3] = {ct_attr_dims("shape", rt->rank, rt->dims), ct_attr_dtype("dtype", rt->dtype),
+    for (int64_t i = 0; i < numel; i++)
+      data[i] = ct_tensor_get(t, i);
+    ct_attr attrs[3] = {ct_attr_dims("shape", rt->rank, rt->dims),
+                        ct_attr_dtype("dtype", rt->dtype),
                         ct_attr_floats("data", (int)numel, data)};
     c = ct_build(&b, CT_OP_CONSTANT, 0, NULL, attrs, 3);
     free(data);
@@ -131,7 +133,8 @@ static bool try_fold(ct_module *m, ct_node *n, int64_t limit) {
   ok = out && ct_kernel_run((int)n->op, n->attrs, n->n_attrs, in, n->n_operands, &out, 1, msg,
                             sizeof msg) == CT_OK;
   if (ok) ok = replace_with(m, n, out, scalar, limit);
-  for (int i = 0; i < n->n_operands; i++) ct_tensor_release(in[i]);
+  for (int i = 0; i < n->n_operands; i++)
+    ct_tensor_release(in[i]);
   ct_tensor_release(out);
   return ok;
 }
@@ -155,6 +158,7 @@ ct_status ct_pass_fold(ct_module *m, const ct_pass_args *args, ct_diag *diag) {
                            "fold: max-elements=%s: expected a non-negative integer", buf);
     f.max_elements = v;
   }
-  for (int i = 0; i < m->n_graphs; i++) pass_for_each_block(m->graphs[i], run_block, &f);
+  for (int i = 0; i < m->n_graphs; i++)
+    pass_for_each_block(m->graphs[i], run_block, &f);
   return CT_OK;
 }

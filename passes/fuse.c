@@ -30,7 +30,7 @@ typedef struct group {
   int last_member;
   ct_type domain;
   bool closed; /* a reduction ended it */
-  int forward;  /* merged into another group: its index, else -1 */
+  int forward; /* merged into another group: its index, else -1 */
 } group;
 
 typedef struct fuser {
@@ -46,7 +46,8 @@ typedef struct fuser {
 } fuser;
 
 static int resolve(fuser *f, int gi) {
-  while (gi >= 0 && f->groups[gi].forward >= 0) gi = f->groups[gi].forward;
+  while (gi >= 0 && f->groups[gi].forward >= 0)
+    gi = f->groups[gi].forward;
   return gi;
 }
 
@@ -133,8 +134,10 @@ static void merge_into(fuser *f, int into, int from) {
       pick = y;
       y = f->link[y];
     }
-    if (tail < 0) head = pick;
-    else f->link[tail] = pick;
+    if (tail < 0)
+      head = pick;
+    else
+      f->link[tail] = pick;
     tail = pick;
     f->group_of[pick] = into;
   }
@@ -176,14 +179,18 @@ static void visit(fuser *f, int i) {
     if (g->closed || !same_shape(&g->domain, domain) || !no_early_readers(f, gi, i)) continue;
     if (g->kind == K_EPILOGUE && have_epilogue) continue; /* one GEMM per group */
     have_epilogue |= g->kind == K_EPILOGUE;
-    if (target < 0) target = gi;
+    if (target < 0)
+      target = gi;
     else if (g->kind == K_EPILOGUE) {
       merge_into(f, gi, target);
       target = gi;
-    } else merge_into(f, target, gi);
+    } else
+      merge_into(f, target, gi);
   }
-  if (target >= 0) add_member(f, target, i);
-  else new_group(f, i, K_ELEMENTWISE, domain);
+  if (target >= 0)
+    add_member(f, target, i);
+  else
+    new_group(f, i, K_ELEMENTWISE, domain);
 }
 
 static bool in_group(fuser *f, const ct_node *n, int gi) {
@@ -211,11 +218,13 @@ static void materialize(fuser *f, int gi) {
       if (v->def && in_group(f, v->def, gi)) continue;
       bool seen = false;
       if (v->def && pass_is_splat(v->def)) {
-        for (int c = 0; c < n_const && !seen; c++) seen = consts[c] == v;
+        for (int c = 0; c < n_const && !seen; c++)
+          seen = consts[c] == v;
         if (!seen) consts[n_const++] = v;
         continue;
       }
-      for (int c = 0; c < n_in && !seen; c++) seen = ins[c] == v;
+      for (int c = 0; c < n_in && !seen; c++)
+        seen = ins[c] == v;
       if (!seen) ins[n_in++] = v;
     }
     for (int r = 0; r < n->n_results; r++) {
@@ -230,21 +239,20 @@ static void materialize(fuser *f, int gi) {
   }
   ct_node *last = f->nodes[g->last_member];
   ct_attr kind_attr = ct_attr_str("kind", kind_names[g->kind]);
-  ct_node *fusion =
-      ct_node_new(m, CT_OP_FUSION, n_in, ins, n_out, types, &kind_attr, 1, last->loc);
+  ct_node *fusion = ct_node_new(m, CT_OP_FUSION, n_in, ins, n_out, types, &kind_attr, 1, last->loc);
   ct_node_normalize_attrs(m, fusion);
   ct_block *body = ct_block_new(m, f->b->graph);
   body->parent_node = fusion;
   fusion->body = body;
   ct_value **params = malloc((size_t)(n_in ? n_in : 1) * sizeof *params);
   if (!params) goto out;
-  for (int c = 0; c < n_in; c++) params[c] = ct_block_add_param(m, body, NULL, ins[c]->type);
+  for (int c = 0; c < n_in; c++)
+    params[c] = ct_block_add_param(m, body, NULL, ins[c]->type);
   ct_block_insert_before(f->b, last, fusion);
   for (int c = 0; c < n_const; c++) {
     const ct_node *src = consts[c]->def;
     ct_node *copy = ct_node_new(m, CT_OP_CONSTANT, 0, NULL, 1, &consts[c]->type, src->attrs,
                                 src->n_attrs, src->loc);
-    ct_block_append(body, copy);
     copies[c] = copy->results[0];
   }
   for (int k = g->first_member; k >= 0; k = f->link[k]) {
@@ -260,6 +268,10 @@ static void materialize(fuser *f, int gi) {
         if (consts[c] == v) ct_node_set_operand(n, j, copies[c]);
     }
   }
+  /* The constants go first, or right after an epilogue's GEMM (which must open the body). */
+  ct_node *at = g->kind == K_EPILOGUE ? body->first->next : body->first;
+  for (int c = 0; c < n_const; c++)
+    ct_block_insert_before(body, at, copies[c]->def);
   /* Readers outside the body now read the fusion's results. */
   for (int r = 0; r < n_out; r++) {
     for (ct_use *u = outs[r]->uses, *next; u; u = next) {
@@ -298,7 +310,8 @@ static int fuse_block(ct_module *m, ct_block *b) {
       n->id = n->op == CT_OP_RETURN ? f.n : i;
       if (n->op != CT_OP_RETURN) f.nodes[i++] = n;
     }
-    for (i = 0; i < f.n; i++) visit(&f, i);
+    for (i = 0; i < f.n; i++)
+      visit(&f, i);
     for (int gi = 0; gi < f.n_groups; gi++) {
       group *g = &f.groups[gi];
       if (g->forward >= 0 || g->n_members < 2) continue;
@@ -315,6 +328,7 @@ static int fuse_block(ct_module *m, ct_block *b) {
 ct_status ct_pass_fuse(ct_module *m, const ct_pass_args *args, ct_diag *diag) {
   (void)args;
   (void)diag;
-  for (int i = 0; i < m->n_graphs; i++) fuse_block(m, m->graphs[i]->body);
+  for (int i = 0; i < m->n_graphs; i++)
+    fuse_block(m, m->graphs[i]->body);
   return CT_OK;
 }

@@ -18,7 +18,8 @@ static inline bool lin_add_scaled(ct_lin a, const ct_lin *b, int64_t k, ct_lin *
   a.c0 += k * b->c0;
   for (int i = 0; i < b->n; i++) {
     int j = 0;
-    while (j < a.n && a.sym[j] != b->sym[i]) j++;
+    while (j < a.n && a.sym[j] != b->sym[i])
+      j++;
     if (j == a.n) {
       if (a.n == CT_LIN_MAX_TERMS) return false;
       a.sym[j] = b->sym[i];

@@ -48,7 +48,8 @@ typedef struct planner {
 } planner;
 
 static int find(planner *p, int i) {
-  while (p->parent[i] != i) i = p->parent[i] = p->parent[p->parent[i]];
+  while (p->parent[i] != i)
+    i = p->parent[i] = p->parent[p->parent[i]];
   return i;
 }
 
@@ -119,7 +120,8 @@ static bool place(planner *p, storage *s) {
     if (end.c0 > envelope.c0) envelope.c0 = end.c0;
     for (int t = 0; t < end.n; t++) {
       int j = 0;
-      while (j < envelope.n && envelope.sym[j] != end.sym[t]) j++;
+      while (j < envelope.n && envelope.sym[j] != end.sym[t])
+        j++;
       if (j == envelope.n) {
         if (envelope.n == CT_LIN_MAX_TERMS) {
           free(cand);
@@ -219,7 +221,8 @@ static int by_phase(const void *a, const void *b) {
 }
 
 static void set_phases(planner *p, int n_nodes) {
-  int64_t *sym = calloc((size_t)n_nodes + 1, sizeof *sym), *cst = calloc((size_t)n_nodes + 1, sizeof *cst);
+  int64_t *sym = calloc((size_t)n_nodes + 1, sizeof *sym),
+          *cst = calloc((size_t)n_nodes + 1, sizeof *cst);
   if (!sym || !cst) {
     free(sym);
     free(cst);
@@ -244,8 +247,9 @@ static void set_phases(planner *p, int n_nodes) {
   free(cst);
 }
 
-static int (*const orders[])(const void *, const void *) = {by_phase, 
-    by_size, by_area, by_lifetime, by_begin, symbolic_first, constant_first, late_symbolic_first};
+static int (*const orders[])(const void *, const void *) = {
+    by_phase, by_size,        by_area,        by_lifetime,
+    by_begin, symbolic_first, constant_first, late_symbolic_first};
 enum { N_ORDERS = sizeof orders / sizeof orders[0] };
 
 /* Places every storage in each order; keeps the offsets of the smallest arena at the report
@@ -262,7 +266,8 @@ static bool place_all(planner *p, storage **sorted) {
     }
     qsort(sorted, (size_t)p->n_st, sizeof *sorted, orders[o]);
     bool ok = true;
-    for (int i = 0; i < p->n_st && ok; i++) ok = place(p, sorted[i]);
+    for (int i = 0; i < p->n_st && ok; i++)
+      ok = place(p, sorted[i]);
     if (!ok) continue;
     int64_t size = 0;
     for (int i = 0; i < p->n_st; i++) {
@@ -271,10 +276,12 @@ static bool place_all(planner *p, storage **sorted) {
     }
     if (best_size < 0 || size < best_size) {
       best_size = size;
-      for (int i = 0; i < p->n_st; i++) best[i] = p->st[i].offset;
+      for (int i = 0; i < p->n_st; i++)
+        best[i] = p->st[i].offset;
     }
   }
-  for (int i = 0; i < p->n_st && best_size >= 0; i++) p->st[i].offset = best[i];
+  for (int i = 0; i < p->n_st && best_size >= 0; i++)
+    p->st[i].offset = best[i];
   free(best);
   return best_size >= 0;
 }
@@ -318,7 +325,8 @@ static ct_status plan_graph(ct_module *m, ct_graph *g, const int64_t *bind, ct_d
                     "the graph gets no memory plan",
                     g->name, t);
         for (ct_node *x = g->body->first; x; x = x->next)
-          for (int rr = 0; rr < x->n_results; rr++) x->results[rr]->aux = NULL;
+          for (int rr = 0; rr < x->n_results; rr++)
+            x->results[rr]->aux = NULL;
         goto out;
       }
       b->live_begin = b->live_end = n->id;
@@ -334,7 +342,8 @@ static ct_status plan_graph(ct_module *m, ct_graph *g, const int64_t *bind, ct_d
     int oi = (int)(out - p.bufs);
     if (n->op == CT_OP_RESHAPE) {
       ct_value *x = ct_node_operand(n, 0);
-      if (x->def && x->def->parent == g->body && x->aux && lin_eq(&out->size, &((ct_buffer *)x->aux)->size)) {
+      if (x->def && x->def->parent == g->body && x->aux &&
+          lin_eq(&out->size, &((ct_buffer *)x->aux)->size)) {
         out->shares_with = x;
         p.parent[oi] = find(&p, (int)((ct_buffer *)x->aux - p.bufs));
       }
@@ -369,11 +378,12 @@ static ct_status plan_graph(ct_module *m, ct_graph *g, const int64_t *bind, ct_d
     if (p.bufs[i].live_begin < s->begin) s->begin = p.bufs[i].live_begin;
     if (p.bufs[i].live_end > s->end) s->end = p.bufs[i].live_end;
   }
-  for (int i = 0; i < p.n_st; i++) p.st[i].size_at = ct_lin_eval(&p.st[i].size, bind);
+  for (int i = 0; i < p.n_st; i++)
+    p.st[i].size_at = ct_lin_eval(&p.st[i].size, bind);
   set_phases(&p, n_nodes);
   if (!place_all(&p, sorted)) {
-    status = ct_diag_error(diag, NULL, 0, 0, "plan-memory: @%s: no offset found for a buffer",
-                           g->name);
+    status =
+        ct_diag_error(diag, NULL, 0, 0, "plan-memory: @%s: no offset found for a buffer", g->name);
     goto out;
   }
   int64_t naive = 0, lower = 0;
@@ -394,7 +404,8 @@ static ct_status plan_graph(ct_module *m, ct_graph *g, const int64_t *bind, ct_d
   plan->report_peak = ct_mem_plan_arena_size(plan, bind);
   memcpy(plan->report_bind, bind, sizeof plan->report_bind);
   g->plan = plan;
-  for (int i = 0; i < p.n_bufs; i++) ((ct_value *)p.bufs[i].value)->aux = NULL;
+  for (int i = 0; i < p.n_bufs; i++)
+    ((ct_value *)p.bufs[i].value)->aux = NULL;
 out:
   free(p.parent);
   free(p.st);

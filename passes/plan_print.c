@@ -70,10 +70,11 @@ static void print_plan(const ct_graph *g, FILE *out) {
   }
   double lb = p->report_lower_bound ? (double)p->report_peak / (double)p->report_lower_bound : 1;
   double nv = p->report_naive ? (double)p->report_peak / (double)p->report_naive : 1;
-  fprintf(out, "  peak %lld bytes, naive total %lld bytes, lower bound %lld bytes "
-               "(peak/lower bound %.3f, peak/naive %.3f)\n",
-          (long long)p->report_peak, (long long)p->report_naive,
-          (long long)p->report_lower_bound, lb, nv);
+  fprintf(out,
+          "  peak %lld bytes, naive total %lld bytes, lower bound %lld bytes "
+          "(peak/lower bound %.3f, peak/naive %.3f)\n",
+          (long long)p->report_peak, (long long)p->report_naive, (long long)p->report_lower_bound,
+          lb, nv);
 }
 
 void ct_mem_plan_print(const ct_module *m, FILE *out) {

@@ -12,10 +12,10 @@
 #include "passes_internal.h"
 
 typedef struct sched {
-  ct_node **nodes;  /* in the current order, return excluded */
+  ct_node **nodes; /* in the current order, return excluded */
   int n;
-  int64_t *bytes;   /* result bytes of nodes[i] */
-  int *n_preds;     /* producers in this block not yet scheduled */
+  int64_t *bytes; /* result bytes of nodes[i] */
+  int *n_preds;   /* producers in this block not yet scheduled */
   const int64_t *bind;
 } sched;
 
@@ -28,7 +28,8 @@ static int distinct_users(const ct_value *v) {
   int k = 0;
   for (const ct_use *u = v->uses; u; u = u->next) {
     bool seen = false;
-    for (const ct_use *w = v->uses; w != u; w = w->next) seen |= w->user == u->user;
+    for (const ct_use *w = v->uses; w != u; w = w->next)
+      seen |= w->user == u->user;
     k += !seen;
   }
   return k;
@@ -41,7 +42,8 @@ static int64_t simulate(const sched *s, const int *order, int *left, int64_t *ar
   int64_t live = 0, peak = 0;
   *area = 0;
   for (int i = 0; i < s->n; i++)
-    for (int r = 0; r < s->nodes[i]->n_results; r++) left[s->nodes[i]->results[r]->id] = 0;
+    for (int r = 0; r < s->nodes[i]->n_results; r++)
+      left[s->nodes[i]->results[r]->id] = 0;
   for (int i = 0; i < s->n; i++) {
     ct_node *n = s->nodes[order[i]];
     for (int r = 0; r < n->n_results; r++)
@@ -52,7 +54,8 @@ static int64_t simulate(const sched *s, const int *order, int *left, int64_t *ar
     for (int k = 0; k < n->n_operands; k++) {
       ct_value *v = ct_node_operand(n, k);
       bool first = true;
-      for (int j = 0; j < k; j++) first &= ct_node_operand(n, j) != v;
+      for (int j = 0; j < k; j++)
+        first &= ct_node_operand(n, j) != v;
       if (!v->def || !first) continue;
       if (--left[v->id] == 0) live -= value_bytes(v, s->bind);
     }
@@ -98,7 +101,8 @@ static void schedule_block(ct_block *b, const int64_t *bind) {
     for (int k = 0; k < n->n_operands; k++) {
       ct_value *v = ct_node_operand(n, k);
       bool first = true;
-      for (int j = 0; j < k; j++) first &= ct_node_operand(n, j)->def != v->def;
+      for (int j = 0; j < k; j++)
+        first &= ct_node_operand(n, j)->def != v->def;
       if (v->def && v->def->parent == b && first) s.n_preds[i]++;
     }
   }
@@ -115,7 +119,8 @@ static void schedule_block(ct_block *b, const int64_t *bind) {
       for (int k = 0; k < n->n_operands; k++) {
         ct_value *v = ct_node_operand(n, k);
         bool first = true;
-        for (int j = 0; j < k; j++) first &= ct_node_operand(n, j) != v;
+        for (int j = 0; j < k; j++)
+          first &= ct_node_operand(n, j) != v;
         if (v->def && first && left[v->id] == 1) score += value_bytes(v, bind);
       }
       if (best < 0 || score > best_score) {
@@ -130,7 +135,8 @@ static void schedule_block(ct_block *b, const int64_t *bind) {
     for (int k = 0; k < n->n_operands; k++) {
       ct_value *v = ct_node_operand(n, k);
       bool first = true;
-      for (int j = 0; j < k; j++) first &= ct_node_operand(n, j) != v;
+      for (int j = 0; j < k; j++)
+        first &= ct_node_operand(n, j) != v;
       if (v->def && first) left[v->id]--;
     }
     /* Readers of n become ready once all their producers are done. */
@@ -139,23 +145,28 @@ static void schedule_block(ct_block *b, const int64_t *bind) {
         ct_node *user = u->user;
         if (user->op == CT_OP_RETURN || user->parent != b) continue;
         bool first = true; /* count each (producer, user) pair once */
-        for (ct_use *w = n->results[r]->uses; w != u; w = w->next) first &= w->user != user;
+        for (ct_use *w = n->results[r]->uses; w != u; w = w->next)
+          first &= w->user != user;
         for (int rr = 0; rr < r && first; rr++)
-          for (ct_use *w = n->results[rr]->uses; w; w = w->next) first &= w->user != user;
+          for (ct_use *w = n->results[rr]->uses; w; w = w->next)
+            first &= w->user != user;
         if (first) preds_left[user->id]--;
       }
   }
   int *identity = malloc((size_t)s.n * sizeof *identity);
   if (!identity) goto out;
-  for (i = 0; i < s.n; i++) identity[i] = i;
+  for (i = 0; i < s.n; i++)
+    identity[i] = i;
   int64_t area_before, area_after;
   int64_t before = simulate(&s, identity, left, &area_before);
   int64_t after = simulate(&s, order, left, &area_after);
   free(identity);
   if (after > before || (after == before && area_after >= area_before)) goto out;
   ct_node *ret = ct_graph_return(b->graph);
-  for (i = 0; i < s.n; i++) ct_node_unlink(s.nodes[order[i]]);
-  for (i = 0; i < s.n; i++) ct_block_insert_before(b, ret, s.nodes[order[i]]);
+  for (i = 0; i < s.n; i++)
+    ct_node_unlink(s.nodes[order[i]]);
+  for (i = 0; i < s.n; i++)
+    ct_block_insert_before(b, ret, s.nodes[order[i]]);
 out:
   free(s.nodes);
   free(s.bytes);
@@ -168,6 +179,7 @@ out:
 ct_status ct_pass_schedule(ct_module *m, const ct_pass_args *args, ct_diag *diag) {
   int64_t bind[64];
   if (pass_binding(m, args, 64, bind, "schedule", diag) != CT_OK) return CT_ERR_INVALID;
-  for (int i = 0; i < m->n_graphs; i++) schedule_block(m->graphs[i]->body, bind);
+  for (int i = 0; i < m->n_graphs; i++)
+    schedule_block(m->graphs[i]->body, bind);
   return CT_OK;
 }

@@ -87,13 +87,15 @@ int64_t pass_dtype_size(ct_dtype dt) {
 
 int64_t pass_numel_at(const ct_type *t, const int64_t *bind) {
   int64_t n = 1;
-  for (int i = 0; i < t->rank; i++) n *= ct_dim_eval(t->dims[i], bind);
+  for (int i = 0; i < t->rank; i++)
+    n *= ct_dim_eval(t->dims[i], bind);
   return n;
 }
 
 ct_status pass_binding(const ct_module *m, const ct_pass_args *args, int64_t dflt, int64_t *bind,
                        const char *pass, ct_diag *diag) {
-  for (int s = 0; s < 64; s++) bind[s] = dflt;
+  for (int s = 0; s < 64; s++)
+    bind[s] = dflt;
   if (m->n_syms >= 64) return ct_diag_error(diag, NULL, 0, 0, "%s: too many symbols", pass);
   for (int s = 1; s <= m->n_syms; s++) {
     char buf[32];

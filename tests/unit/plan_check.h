@@ -16,8 +16,9 @@ static const ct_value *plan_root(const ct_mem_plan *p, const ct_value *v) {
   return v;
 }
 
-/* Returns the number of violations (each also reported as a test failure). */
-static int plan_check(const ct_graph *g, const int64_t *bind, const char *what) {
+/* Returns the number of violations; each is also a test failure unless quiet (the test of the
+ * checker itself). */
+static int plan_check_opts(const ct_graph *g, const int64_t *bind, const char *what, bool quiet) {
   const ct_mem_plan *p = g->plan;
   int bad = 0;
   if (!p) return 0;
@@ -26,16 +27,20 @@ static int plan_check(const ct_graph *g, const int64_t *bind, const char *what) 
     const ct_buffer *a = &p->buffers[i];
     int64_t ao = ct_lin_eval(&a->offset, bind), as = ct_lin_eval(&a->size, bind);
     int64_t need = 1;
-    for (int d = 0; d < a->value->type.rank; d++) need *= ct_dim_eval(a->value->type.dims[d], bind);
+    for (int d = 0; d < a->value->type.rank; d++)
+      need *= ct_dim_eval(a->value->type.dims[d], bind);
     if (ao % CT_ALIGN || ao < 0 || as < 0 || ao + as > arena || as < need) {
-      CHECK_MSG(0, "%s @%s: buffer %d: offset %lld size %lld arena %lld", what, g->name, i,
-                (long long)ao, (long long)as, (long long)arena);
+      if (!quiet)
+        CHECK_MSG(0, "%s @%s: buffer %d: offset %lld size %lld arena %lld", what, g->name, i,
+                  (long long)ao, (long long)as, (long long)arena);
       bad++;
     }
     if (a->shares_with) {
       const ct_buffer *s = ct_mem_plan_find(p, a->shares_with);
       if (!s || ct_lin_eval(&s->offset, bind) != ao) {
-        CHECK_MSG(0, "%s @%s: buffer %d shares with a buffer at another offset", what, g->name, i);
+        if (!quiet)
+          CHECK_MSG(0, "%s @%s: buffer %d shares with a buffer at another offset", what, g->name,
+                    i);
         bad++;
       }
     }
@@ -45,13 +50,19 @@ static int plan_check(const ct_graph *g, const int64_t *bind, const char *what) 
       if (plan_root(p, a->value) == plan_root(p, b->value)) continue;
       int64_t bo = ct_lin_eval(&b->offset, bind), bs = ct_lin_eval(&b->size, bind);
       if (ao < bo + bs && bo < ao + as) {
-        CHECK_MSG(0, "%s @%s: buffers %d [%lld,+%lld) and %d [%lld,+%lld) overlap while both live",
-                  what, g->name, i, (long long)ao, (long long)as, j, (long long)bo, (long long)bs);
+        if (!quiet)
+          CHECK_MSG(
+              0, "%s @%s: buffers %d [%lld,+%lld) and %d [%lld,+%lld) overlap while both live",
+              what, g->name, i, (long long)ao, (long long)as, j, (long long)bo, (long long)bs);
         bad++;
       }
     }
   }
   return bad;
+}
+
+static int plan_check(const ct_graph *g, const int64_t *bind, const char *what) {
+  return plan_check_opts(g, bind, what, false);
 }
 
 #endif

@@ -52,7 +52,9 @@ static ct_module *random_module(int n_nodes) {
     }
     case 3: {
       int64_t dim = v->type.rank - 1;
-      r = v->type.rank ? ct_build_reduce(&b, pick(2) ? CT_OP_SUM : CT_OP_AMAX, v, 1, &dim, pick(2))
+      ct_op op = pick(2) ? CT_OP_SUM : CT_OP_AMAX; /* one pick per statement: a fixed order */
+      bool keepdim = pick(2);
+      r = v->type.rank ? ct_build_reduce(&b, op, v, 1, &dim, keepdim)
                        : ct_build_unary(&b, CT_OP_EXP, v);
       break;
     }
@@ -69,7 +71,8 @@ static ct_module *random_module(int n_nodes) {
     }
     case 6: {
       const ct_type *shapes[3] = {&tx, &ty, &tz};
-      ct_value *c = ct_build_full(&b, shapes[pick(3)], 0.5 + pick(4));
+      const ct_type *shape = shapes[pick(3)];
+      ct_value *c = ct_build_full(&b, shape, 0.5 + pick(4));
       ct_value *w = NULL;
       for (int i = 0; i < n && !w; i++)
         if (ct_type_eq(&pool[i]->type, &c->type)) w = pool[i];
@@ -81,9 +84,11 @@ static ct_module *random_module(int n_nodes) {
   }
   ct_value *res[3];
   int n_res = 1 + pick(3);
-  for (int i = 0; i < n_res; i++) res[i] = pool[3 + pick(n - 3 > 0 ? n - 3 : 1)];
+  for (int i = 0; i < n_res; i++)
+    res[i] = pool[3 + pick(n - 3 > 0 ? n - 3 : 1)];
   if (n == 3)
-    for (int i = 0; i < n_res; i++) res[i] = pool[0];
+    for (int i = 0; i < n_res; i++)
+      res[i] = pool[0];
   ct_build_return(&b, n_res, res);
   return m;
 }
@@ -95,7 +100,8 @@ static ct_tensor *random_tensor(const ct_type *t, int64_t nv, int64_t mv) {
     shape[d] = dim.sym ? dim.coef * (dim.sym == 1 ? nv : mv) + dim.off : dim.off;
   }
   ct_tensor *x = ct_tensor_empty(t->dtype, t->rank, shape);
-  for (int64_t i = 0; i < ct_tensor_numel(x); i++) ct_tensor_set(x, i, (pick(2000) - 1000) / 500.0);
+  for (int64_t i = 0; i < ct_tensor_numel(x); i++)
+    ct_tensor_set(x, i, (pick(2000) - 1000) / 500.0);
   return x;
 }
 
@@ -104,7 +110,8 @@ static int interpret(const ct_graph *g, uint64_t seed, ct_tensor ***out) {
   uint64_t saved = rng;
   rng = seed;
   ct_tensor *in[3];
-  for (int i = 0; i < 3; i++) in[i] = random_tensor(&ct_graph_input(g, i)->type, 3, 2);
+  for (int i = 0; i < 3; i++)
+    in[i] = random_tensor(&ct_graph_input(g, i)->type, 3, 2);
   rng = saved;
   int n = 0;
   ct_diag d;
@@ -112,7 +119,8 @@ static int interpret(const ct_graph *g, uint64_t seed, ct_tensor ***out) {
   ct_status st = ct_interpret(g, in, 3, out, &n, &d);
   CHECK_MSG(st == CT_OK, "interpret: %s", ct_diag_first_error(&d) ? ct_diag_first_error(&d) : "?");
   ct_diag_free(&d);
-  for (int i = 0; i < 3; i++) ct_tensor_release(in[i]);
+  for (int i = 0; i < 3; i++)
+    ct_tensor_release(in[i]);
   return st == CT_OK ? n : -1;
 }
 
@@ -152,7 +160,8 @@ static void test_random_graphs(void) {
       if (g->plan) {
         graphs++;
         buffers += g->plan->n_buffers;
-        for (int i = 0; i < g->plan->n_buffers; i++) shared += g->plan->buffers[i].shares_with != NULL;
+        for (int i = 0; i < g->plan->n_buffers; i++)
+          shared += g->plan->buffers[i].shares_with != NULL;
         CHECK(g->plan->report_lower_bound <= g->plan->report_peak);
         CHECK(g->plan->report_peak <= g->plan->report_naive + 64 * g->plan->n_buffers);
       }
@@ -169,9 +178,11 @@ static void test_random_graphs(void) {
         CHECK_MSG(bad == 0, "iteration %d (%s): result %d: %d values differ", iter, pipeline, i,
                   bad);
       }
-      for (int i = 0; i < n_after; i++) ct_tensor_release(after[i]);
+      for (int i = 0; i < n_after; i++)
+        ct_tensor_release(after[i]);
     }
-    for (int i = 0; i < n_before; i++) ct_tensor_release(before[i]);
+    for (int i = 0; i < n_before; i++)
+      ct_tensor_release(before[i]);
     free(before);
     free(after);
     ct_module_free(m);
@@ -186,14 +197,13 @@ static void test_random_graphs(void) {
 /* A hand-made case with a known answer: three values, the first two dying where the third is
  * made, and a graph result kept to the end. */
 static void test_known_plan(void) {
-  const char *text =
-      "graph @g(%x: f32[N,16]) -> (f32[N,16], f32[N,16]) {\n"
-      "  %0: f32[N,16] = exp(%x)\n"
-      "  %1: f32[N,16] = tanh(%x)\n"
-      "  %2: f32[N,16] = add(%0, %1)\n"
-      "  %3: f32[N,16] = relu(%x)\n"
-      "  return %2, %3\n"
-      "}\n";
+  const char *text = "graph @g(%x: f32[N,16]) -> (f32[N,16], f32[N,16]) {\n"
+                     "  %0: f32[N,16] = exp(%x)\n"
+                     "  %1: f32[N,16] = tanh(%x)\n"
+                     "  %2: f32[N,16] = add(%0, %1)\n"
+                     "  %3: f32[N,16] = relu(%x)\n"
+                     "  return %2, %3\n"
+                     "}\n";
   ct_diag d;
   ct_diag_init(&d);
   ct_module *m = ct_module_parse(text, strlen(text), "known", &d);
@@ -208,7 +218,8 @@ static void test_known_plan(void) {
     CHECK_EQ_INT(p->report_peak, 1280);
     CHECK_EQ_INT(p->report_lower_bound, 1280);
     CHECK_EQ_INT(p->report_naive, 2560);
-    CHECK(p->buffers[2].shares_with == p->buffers[0].value || p->buffers[2].shares_with == p->buffers[1].value);
+    CHECK(p->buffers[2].shares_with == p->buffers[0].value ||
+          p->buffers[2].shares_with == p->buffers[1].value);
     CHECK_EQ_INT(p->buffers[3].live_end, 4); /* a graph result lives to the return */
     int64_t bind[64] = {0, 1000};
     CHECK_EQ_INT(ct_mem_plan_arena_size(p, bind), 128000);
@@ -216,10 +227,7 @@ static void test_known_plan(void) {
     ct_buffer *b1 = &p->buffers[1];
     ct_lin saved = b1->offset;
     b1->offset = p->buffers[0].offset;
-    int failures = test_failures;
-    int found = plan_check(m->graphs[0], bind, "planted");
-    test_failures = failures;
-    CHECK(found > 0);
+    CHECK(plan_check_opts(m->graphs[0], bind, "planted", true) > 0);
     b1->offset = saved;
   }
   ct_diag_free(&d);

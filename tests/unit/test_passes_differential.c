@@ -1,5 +1,5 @@
-/* tests/unit/test_passes_differential.c: every example model (every .ctir file under examples/, and each
- * examples/<name>/model.py of the table below through the frontend; with autodiff linked in,
+/* tests/unit/test_passes_differential.c: every example model (every .ctir file under examples/, and
+ * each examples/<name>/model.py of the table below through the frontend; with autodiff linked in,
  * its training graphs too) runs through the reference interpreter before and after the full
  * -O2 pipeline (verifier after every pass), on random inputs at two batch sizes: the results
  * agree to 1e-6 relative, and the memory plans satisfy their invariant. Prints, per graph, the
@@ -78,7 +78,8 @@ static int count_nodes(const ct_block *b) {
 
 static int count_top(const ct_block *b) {
   int n = 0;
-  for (const ct_node *x = b->first; x; x = x->next) n += x->op != CT_OP_RETURN;
+  for (const ct_node *x = b->first; x; x = x->next)
+    n += x->op != CT_OP_RETURN;
   return n;
 }
 
@@ -138,10 +139,14 @@ static void run_both(const char *what, const ct_module *before, const ct_module 
       CHECK_EQ_INT(n0, n1);
       if (n0 == n1) compare(what, g0, out0, out1, n0);
     }
-    for (int i = 0; i < n0; i++) ct_tensor_release(out0[i]);
-    for (int i = 0; i < n1; i++) ct_tensor_release(out1[i]);
-    for (int i = 0; i < ct_graph_num_inputs(g0); i++) ct_tensor_release(in0[i]);
-    for (int i = 0; i < ct_graph_num_inputs(g1); i++) ct_tensor_release(in1[i]);
+    for (int i = 0; i < n0; i++)
+      ct_tensor_release(out0[i]);
+    for (int i = 0; i < n1; i++)
+      ct_tensor_release(out1[i]);
+    for (int i = 0; i < ct_graph_num_inputs(g0); i++)
+      ct_tensor_release(in0[i]);
+    for (int i = 0; i < ct_graph_num_inputs(g1); i++)
+      ct_tensor_release(in1[i]);
     free(in0);
     free(in1);
     free(out0);
@@ -225,7 +230,8 @@ static void check_model(const char *path, const char *const *specs, int n_specs,
       static const int64_t sizes[] = {1, 3, 64, 1000};
       for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
         int64_t bind[64];
-        for (int s = 0; s < 64; s++) bind[s] = sizes[k];
+        for (int s = 0; s < 64; s++)
+          bind[s] = sizes[k];
         plan_check(g, bind, what);
       }
     }
@@ -236,7 +242,6 @@ static void check_model(const char *path, const char *const *specs, int n_specs,
   ct_module_free(before);
   ct_module_free(after);
 }
-
 
 /* Appends the .ctir files of dir to names. */
 static void list_ctir(const char *dir, char (*names)[512], int *n, int max) {
@@ -256,7 +261,8 @@ static void test_inputs(void) {
   list_ctir("tests/lit/passes/Inputs", names, &n, 64);
   CHECK(n >= 2);
   for (int i = 0; i < n; i++)
-    for (int w = 0; w < 2; w++) check_model(names[i], NULL, 0, false, w);
+    for (int w = 0; w < 2; w++)
+      check_model(names[i], NULL, 0, false, w);
 }
 
 /* Every examples/<dir>/<file>.ctir, plus the model.py table. */
@@ -276,14 +282,16 @@ static void test_examples(void) {
     }
     closedir(top);
     CHECK(n >= 2);
-    for (int i = 0; i < n; i++) check_model(names[i], NULL, 0, false, 0);
+    for (int i = 0; i < n; i++)
+      check_model(names[i], NULL, 0, false, 0);
   }
   for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
     FILE *f = fopen(models[i].path, "r");
     if (!f) continue; /* that example has not landed */
     fclose(f);
     int n_specs = 0;
-    while (n_specs < 4 && models[i].specs[n_specs]) n_specs++;
+    while (n_specs < 4 && models[i].specs[n_specs])
+      n_specs++;
     check_model(models[i].path, models[i].specs, n_specs, false, 0);
     if (train) check_model(models[i].path, models[i].specs, n_specs, true, 0);
   }
