@@ -772,6 +772,35 @@ static ct_status rule_embedding_grad(rule_ctx *c) {
   return set_out(c, ct_type_make(gy->dtype, 2, dims));
 }
 
+/* ---- autodiff additions ----------------------------------------------------------------- */
+
+static bool get_probability(rule_ctx *c) {
+  const ct_attr *p = attr(c, "p", CT_ATTR_FLOAT);
+  if (!p) return false;
+  if (!(p->u.f >= 0.0 && p->u.f < 1.0)) {
+    fail(c, "dropout probability has to be in [0, 1), got %g", p->u.f);
+    return false;
+  }
+  return true;
+}
+
+static ct_status rule_dropout(rule_ctx *c) {
+  if (need_float(c, &c->in[0]) || !get_probability(c)) return CT_ERR_SHAPE;
+  return set_out(c, c->in[0]);
+}
+
+static ct_status rule_dropout_mask(rule_ctx *c) {
+  const ct_attr *dt = attr(c, "dtype", CT_ATTR_DTYPE);
+  int64_t seed;
+  if (!dt || !get_probability(c) || !get_int(c, "seed", &seed)) return CT_ERR_SHAPE;
+  if (!ct_dtype_is_float(dt->u.dt)) return fail(c, "dtype must be a float type");
+  if (c->in[0].rank != 0 || need_numeric(c, &c->in[0]))
+    return fail(c, "the step operand must be a numeric scalar, got %s", ty(c, &c->in[0]));
+  ct_type t;
+  if (!get_shape(c, "shape", dt->u.dt, &t)) return CT_ERR_SHAPE;
+  return set_out(c, t);
+}
+
 /* ---- control --------------------------------------------------------------------------- */
 
 static ct_status rule_return(rule_ctx *c) {
@@ -841,6 +870,8 @@ static const shape_rule rules[CT_OP_COUNT] = {
     [CT_OP_EMBEDDING] = rule_embedding,
     [CT_OP_EMBEDDING_GRAD] = rule_embedding_grad,
     [CT_OP_RETURN] = rule_return,
+    [CT_OP_DROPOUT] = rule_dropout,
+    [CT_OP_DROPOUT_MASK] = rule_dropout_mask,
 };
 
 ct_status ct_infer_types(ct_module *m, ct_op op, int n_in, const ct_type *in,
