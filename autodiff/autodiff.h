@@ -84,10 +84,12 @@ ct_status ct_optim_check(const ct_optim_options *o, ct_diag *diag);
  *  @train_step(user inputs, targets, params and buffers, optimizer state)
  *      -> (loss, new.<key> per weight, new.<key> per updated buffer, new.<state key> per state)
  * Both run the forward in training mode: batch_norm uses batch statistics, and @train_step
- * returns the updated running_mean / running_var / num_batches_tracked. Optimizer state is
- * added to m's parameters with kind CT_PARAM_STATE and zero init: momentum_buffer.<key> (SGD
- * with momentum), exp_avg.<key> and exp_avg_sq.<key> (Adam, AdamW), and step (a scalar counting
- * the steps taken; SGD uses it to start the momentum buffer from the first gradient). Targets
+ * returns the updated running_mean / running_var / num_batches_tracked; dropout multiplies by
+ * a mask drawn from the step count (@grad: step 0). Optimizer state is added to m's parameters
+ * with kind CT_PARAM_STATE and zero init: momentum_buffer.<key> (SGD with momentum),
+ * exp_avg.<key> and exp_avg_sq.<key> (Adam, AdamW), and step (a scalar counting the steps
+ * taken; SGD uses it to start the momentum buffer from the first gradient; present for plain
+ * SGD only when the forward has dropout). Targets
  * are n_targets (name, type) pairs; the loss compares @entry's first result with targets[0]. */
 ct_status ct_build_training(ct_module *m, const char *entry, const ct_loss_options *loss,
                             const ct_optim_options *optim, int n_targets,

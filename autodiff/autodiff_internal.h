@@ -63,6 +63,11 @@ void ad_clone_nodes(ct_module *m, const ct_block *src, ct_builder *b);
 ct_status ad_batch_norm_train(ct_module *m, ct_graph *g, ct_value **upd_of, ct_value **upd_new,
                               int cap, int *n_updates, ct_diag *diag);
 
+/* Replaces each dropout node of g (a training copy) by x * dropout_mask(step), the k-th node
+ * with seed k; step is the step-count input (NULL: a constant 0, as in @grad). Dropout with
+ * p = 0 becomes the identity. */
+ct_status ad_dropout_train(ct_module *m, ct_graph *g, ct_value *step, ct_diag *diag);
+
 /* Builds the optimizer update of the weights at b. grads[i] is the gradient of params[i] (may
  * be NULL: zero). Reads and writes state through the module's CT_PARAM_STATE parameters, which
  * ct_optim_add_state adds: state_in[k] are the train_step inputs of the state keys, in the
@@ -77,10 +82,11 @@ typedef struct ad_optim_io {
 } ad_optim_io;
 
 /* The state keys of o for the given weight names (momentum_buffer.<k>, exp_avg.<k>, ...,
- * step), written into names (arena strings of m) with their types; returns their count. */
+ * step), written into names (arena strings of m) with their types; returns their count. step
+ * is the last key; plain SGD has none unless need_step (dropout draws its masks from it). */
 int ad_optim_state_keys(ct_module *m, const ct_optim_options *o, int n_params,
                         const char *const *param_names, const ct_type *param_types,
-                        const char **names, ct_type *types, int cap);
+                        bool need_step, const char **names, ct_type *types, int cap);
 ct_status ad_build_optim(ct_builder *b, const ct_optim_options *o, ad_optim_io *io);
 
 #endif

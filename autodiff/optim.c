@@ -56,12 +56,14 @@ static const char *key(ct_module *m, const char *prefix, const char *name) {
 
 int ad_optim_state_keys(ct_module *m, const ct_optim_options *o, int n_params,
                         const char *const *param_names, const ct_type *param_types,
-                        const char **names, ct_type *types, int cap) {
+                        bool need_step, const char **names, ct_type *types, int cap) {
   int n = 0;
   bool sgd = o->kind == CT_OPTIM_SGD;
-  if (sgd && o->momentum == 0.0) return 0;
+  if (sgd && o->momentum == 0.0 && !need_step) return 0;
   for (int i = 0; i < n_params && n + 2 < cap; i++) {
-    if (sgd) {
+    if (sgd && o->momentum == 0.0) {
+      break;
+    } else if (sgd) {
       names[n] = key(m, "momentum_buffer.", param_names[i]);
       types[n++] = param_types[i];
     } else {
@@ -120,7 +122,7 @@ ct_status ad_build_optim(ct_builder *b, const ct_optim_options *o, ad_optim_io *
   if (step) io->new_state[io->n_state - 1] = step_new;
   bool sgd = o->kind == CT_OPTIM_SGD;
   ct_value *first = NULL, *step_size = NULL, *bc2_sqrt = NULL;
-  if (sgd && step) {
+  if (sgd && step && o->momentum != 0.0) {
     ct_value *zero = kc(b, step, 0.0);
     first = bin(b, CT_OP_EQ, step, zero);
   } else if (!sgd && step) {

@@ -687,6 +687,15 @@ static ct_status r_embedding(ad_ctx *c, const ct_node *n, ct_value *gy, ct_value
   return CT_OK;
 }
 
+/* Inference-form dropout is the identity; training graphs have already replaced it by a
+ * multiplication with its mask (train_mode.c), which mul differentiates. */
+static ct_status r_dropout(ad_ctx *c, const ct_node *n, ct_value *gy, ct_value **gx,
+                           const bool *need) {
+  (void)c, (void)n, (void)need;
+  gx[0] = gy;
+  return CT_OK;
+}
+
 const ad_rule ad_rules[CT_OP_COUNT] = {
     [CT_OP_NEG] = r_neg,
     [CT_OP_ABS] = r_abs,
@@ -728,6 +737,7 @@ const ad_rule ad_rules[CT_OP_COUNT] = {
     [CT_OP_BATCH_NORM] = r_batch_norm,
     [CT_OP_LAYER_NORM] = r_layer_norm,
     [CT_OP_EMBEDDING] = r_embedding,
+    [CT_OP_DROPOUT] = r_dropout,
 };
 
 bool ct_autodiff_has_rule(ct_op op) { return (unsigned)op < CT_OP_COUNT && ad_rules[op]; }

@@ -87,6 +87,7 @@ static ct_status build_entry(ct_module *m, ct_graph *fwd, const char *name, cons
   }
   /* after the loss, so that a batch_norm result the loss reads is replaced there too */
   st = ad_batch_norm_train(m, g, upd_of, upd_new, 3 * 64, &n_upd, diag);
+  if (st == CT_OK) st = ad_dropout_train(m, g, sp->n_state ? state_in[sp->n_state - 1] : NULL, diag);
   if (st != CT_OK) goto done;
 
   /* the backward, in the same graph */
@@ -197,7 +198,10 @@ ct_status ct_build_training(ct_module *m, const char *entry, const ct_loss_optio
       wt[n_w++] = v->type;
     }
   }
-  int n_state = ad_optim_state_keys(m, optim, n_w, wn, wt, sn, stypes, cap);
+  bool dropout = false;
+  for (ct_node *n = fwd->body->first; n; n = n->next)
+    dropout |= n->op == CT_OP_DROPOUT && ct_node_attr_float(n, "p", 0.5) != 0.0;
+  int n_state = ad_optim_state_keys(m, optim, n_w, wn, wt, dropout, sn, stypes, cap);
   bool have_init = false;
   for (int i = 0; i < m->n_params; i++) have_init |= m->params[i].init != NULL;
   for (int k = 0; k < n_state; k++) {

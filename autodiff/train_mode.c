@@ -22,6 +22,32 @@ static ct_value *sibling_input(ct_graph *g, const char *name, const char *suffix
   return ct_graph_find_input(g, buf);
 }
 
+ct_status ad_dropout_train(ct_module *m, ct_graph *g, ct_value *step, ct_diag *diag) {
+  int64_t seed = 0;
+  ct_node *next;
+  for (ct_node *n = g->body->first; n; n = next) {
+    next = n->next;
+    if (n->op != CT_OP_DROPOUT) continue;
+    ct_value *x = ct_node_operand(n, 0), *y = x;
+    double p = ct_node_attr_float(n, "p", 0.5);
+    if (p != 0.0) {
+      ct_builder b = ct_builder_at_end(m, g->body, diag);
+      b.before = n;
+      b.loc = n->loc;
+      ct_value *s = step ? step : ct_build_scalar(&b, CT_DT_I64, 0.0);
+      ct_attr attrs[4] = {ct_attr_dims("shape", x->type.rank, x->type.dims),
+                          ct_attr_dtype("dtype", x->type.dtype), ct_attr_float("p", p),
+                          ct_attr_int("seed", seed++)};
+      ct_value *mask = ct_build(&b, CT_OP_DROPOUT_MASK, 1, &s, attrs, 4);
+      y = ct_build_binary(&b, CT_OP_MUL, x, mask);
+      if (!y) return CT_ERR_SHAPE;
+    }
+    ct_value_replace_uses(n->results[0], y);
+    ct_node_erase(n);
+  }
+  return CT_OK;
+}
+
 ct_status ad_batch_norm_train(ct_module *m, ct_graph *g, ct_value **upd_of, ct_value **upd_new,
                               int cap, int *n_updates, ct_diag *diag) {
   *n_updates = 0;

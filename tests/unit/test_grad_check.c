@@ -80,6 +80,7 @@ static const grad_case cases[] = {
     {"batch_norm", "rrrrp", "graph @forward(%x: f64[N,3,2,2], %w: f64[3], %b: f64[3], %m: f64[3], %v: f64[3]) -> (f64[N,3,2,2]) {\n  %0: f64[N,3,2,2] = batch_norm(%x, %w, %b, %m, %v)\n  return %0\n}", 0},
     {"layer_norm", "rrr", "graph @forward(%x: f64[N,2,4], %w: f64[4], %b: f64[4]) -> (f64[N,2,4]) {\n  %0: f64[N,2,4] = layer_norm(%x, %w, %b) {normalized_shape=[4]}\n  return %0\n}", 0},
     {"layer_norm_2d_plain", "r", "graph @forward(%x: f64[2,3,4]) -> (f64[2,3,4]) {\n  %0: f64[2,3,4] = layer_norm(%x) {normalized_shape=[3, 4], eps=0.001}\n  return %0\n}", 0},
+    {"dropout_inference", "r", "graph @forward(%a: f64[N,4]) -> (f64[N,4]) {\n  %0: f64[N,4] = dropout(%a) {p=0.3}\n  return %0\n}", 0},
     {"embedding", "5r", "graph @forward(%i: i64[N,2], %w: f64[5,3]) -> (f64[N,2,3]) {\n  %0: f64[N,2,3] = embedding(%i, %w)\n  return %0\n}", 0},
     {"embedding_padding", "4r", "graph @forward(%i: i64[6], %w: f64[4,2]) -> (f64[6,2]) {\n  %0: f64[6,2] = embedding(%i, %w) {padding_idx=1}\n  return %0\n}", 2},
 };
