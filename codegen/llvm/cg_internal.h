@@ -143,6 +143,7 @@ ct_status cg_prepare_conv2d(cg *c, const ct_node *n, int *scratch);
 ct_status cg_lower_conv2d(cg *c, const ct_node *n, int scratch);
 ct_status cg_lower_max_pool2d(cg *c, const ct_node *n, int scratch);
 ct_status cg_lower_softmax(cg *c, const ct_node *n, int scratch);
+ct_status cg_lower_reduce(cg *c, const ct_node *n, int scratch);
 /* Calls ct_kernel_run for n over the current pointers of its operands and results. */
 ct_status cg_lower_fallback(cg *c, const ct_node *n);
 /* Lowers one node: its lowering, else the fallback. */

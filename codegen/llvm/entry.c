@@ -152,6 +152,10 @@ const cg_lowering cg_lowerings[CT_OP_COUNT] = {
     [CT_OP_MAX_POOL2D] = {NULL, cg_lower_max_pool2d},
     [CT_OP_SOFTMAX] = {NULL, cg_lower_softmax},
     [CT_OP_LOG_SOFTMAX] = {NULL, cg_lower_softmax},
+    [CT_OP_SUM] = {NULL, cg_lower_reduce},
+    [CT_OP_MEAN] = {NULL, cg_lower_reduce},
+    [CT_OP_AMAX] = {NULL, cg_lower_reduce},
+    [CT_OP_AMIN] = {NULL, cg_lower_reduce},
 };
 
 static cg_lowering lowering_of(ct_op op) {
