@@ -240,8 +240,15 @@ static ct_lower_val factory(ct_lower *L, ct_lower_env *e, const ct_py_expr *call
   if (!L->in_forward) {
     ct_lower_param *p = ct_arena_alloc(L->arena, sizeof *p);
     p->rank = n;
-    for (int i = 0; i < n; i++)
+    int64_t numel = 1;
+    for (int i = 0; i < n; i++) {
       if (!ct_lower_as_int(L, call, size[i], &p->shape[i])) return ct_lower_err_val();
+      if (p->shape[i] < 0 || p->shape[i] > (1 << 30))
+        return ERR(call, "torch.%s: size %lld out of range", fn, (long long)p->shape[i]);
+      numel *= p->shape[i];
+      if (numel > ((int64_t)1 << 40))
+        return ERR(call, "torch.%s: more than 2^40 elements", fn);
+    }
     p->spec = fn[0] == 'z' ? "zeros" : fn[0] == 'o' ? "ones" : strcmp(fn, "randn") == 0
                                                                    ? "normal(0,1)"
                                                                    : "uniform(0,1)";
@@ -254,8 +261,11 @@ static ct_lower_val factory(ct_lower *L, ct_lower_env *e, const ct_py_expr *call
   if (random)
     return ERR(call, "unsupported: torch.%s in forward (random numbers at run time)", fn);
   ct_dim dims[CT_MAX_RANK];
-  for (int i = 0; i < n; i++)
+  for (int i = 0; i < n; i++) {
     dims[i] = size[i].i;
+    if (ct_dim_is_const(dims[i]) && (dims[i].off < 0 || dims[i].off > (1 << 30)))
+      return ERR(call, "torch.%s: size %lld out of range", fn, (long long)dims[i].off);
+  }
   ct_type t = ct_type_make(dt, n, dims);
   ct_lower_set_loc(L, call);
   return ct_lower_tensor(ct_build_full(&L->b, &t, fn[0] == 'o' ? 1.0 : 0.0));

@@ -71,6 +71,8 @@ static ct_lower_val index_tensor(ct_lower *L, ct_lower_env *e, const ct_py_expr 
   }
   if (consumed > rank)
     return ERR(x, "too many indices for a tensor of rank %d: %d were given", rank, consumed);
+  if (rank + (n - consumed - (ellipsis >= 0)) > CT_MAX_RANK)
+    return ERR(x, "result rank exceeds %d", CT_MAX_RANK);
   /* Walk the index items against the input dims; out_dims collects the result shape. */
   ct_dim out_dims[CT_MAX_RANK];
   int n_out = 0, d = 0;

@@ -149,11 +149,90 @@ static bool norm_args(ct_lower *L, const ct_py_expr *call, const ct_lower_val *a
 static ct_lower_val construct_nn_kind(ct_lower *L, ct_lower_env *e, const ct_py_expr *call,
                                       const char *cls);
 
+/* Sizes a parameter may have: each dim below 2^31 and at most 2^40 elements, so a typo never
+ * becomes an allocation the runtime cannot make. */
+enum { MAX_DIM = 1 << 30 };
+#define MAX_NUMEL ((int64_t)1 << 40)
+
+static bool in_range(ct_lower *L, const ct_py_expr *call, const char *cls, const char *what,
+                     int64_t v, int64_t lo) {
+  if (v >= lo && v <= MAX_DIM) return true;
+  ERR(call, "nn.%s: %s must be %s, got %lld", cls, what,
+      lo == 0 ? "non-negative" : lo == 1 ? "positive" : "in range", (long long)v);
+  return false;
+}
+
+/* Checks a built-in module's arguments as PyTorch's constructors do. */
+static bool validate(ct_lower *L, const ct_py_expr *call, const char *cls, const ct_lower_mod *m) {
+  bool ok = true;
+  switch (m->kind) {
+  case CT_LM_LINEAR:
+    ok = in_range(L, call, cls, "in_features", m->in, 0) &&
+         in_range(L, call, cls, "out_features", m->out, 0);
+    break;
+  case CT_LM_CONV2D:
+    ok = in_range(L, call, cls, "in_channels", m->in, 1) &&
+         in_range(L, call, cls, "out_channels", m->out, 1) &&
+         in_range(L, call, cls, "groups", m->groups, 1);
+    for (int i = 0; ok && i < 2; i++)
+      ok = in_range(L, call, cls, "kernel_size", m->k[i], 1) &&
+           in_range(L, call, cls, "stride", m->stride[i], 1) &&
+           in_range(L, call, cls, "padding", m->pad[i], 0) &&
+           in_range(L, call, cls, "dilation", m->dil[i], 1);
+    if (ok && (m->in % m->groups || m->out % m->groups)) {
+      ERR(call, "nn.%s: in_channels and out_channels must be divisible by groups", cls);
+      return false;
+    }
+    break;
+  case CT_LM_MAXPOOL:
+  case CT_LM_AVGPOOL:
+    for (int i = 0; ok && i < 2; i++)
+      ok = in_range(L, call, cls, "kernel_size", m->k[i], 1) &&
+           in_range(L, call, cls, "stride", m->stride[i], 1) &&
+           in_range(L, call, cls, "padding", m->pad[i], 0);
+    if (ok && (2 * m->pad[0] > m->k[0] || 2 * m->pad[1] > m->k[1])) {
+      ERR(call, "nn.%s: padding should be at most half of kernel_size", cls);
+      return false;
+    }
+    break;
+  case CT_LM_ADAPTIVE_AVGPOOL:
+    ok = in_range(L, call, cls, "output_size", m->k[0], 1) &&
+         in_range(L, call, cls, "output_size", m->k[1], 1);
+    break;
+  case CT_LM_BATCHNORM: ok = in_range(L, call, cls, "num_features", m->out, 1); break;
+  case CT_LM_LAYERNORM:
+    for (int i = 0; ok && i < m->n_norm; i++)
+      ok = in_range(L, call, cls, "normalized_shape", m->norm_shape[i], 1);
+    break;
+  case CT_LM_EMBEDDING:
+    ok = in_range(L, call, cls, "num_embeddings", m->in, 1) &&
+         in_range(L, call, cls, "embedding_dim", m->out, 1);
+    break;
+  default: break;
+  }
+  if (!ok) return false;
+  int64_t numel = 0;
+  if (m->kind == CT_LM_LINEAR || m->kind == CT_LM_EMBEDDING) numel = m->in * m->out;
+  if (m->kind == CT_LM_CONV2D) numel = m->out * (m->in / m->groups) * m->k[0] * m->k[1];
+  if (m->kind == CT_LM_LAYERNORM) {
+    numel = 1;
+    for (int i = 0; i < m->n_norm && numel <= MAX_NUMEL; i++)
+      numel *= m->norm_shape[i];
+  }
+  if (numel > MAX_NUMEL) {
+    ERR(call, "nn.%s: the weight would have %lld elements; at most 2^40 are supported", cls,
+        (long long)numel);
+    return false;
+  }
+  return true;
+}
+
 /* The nn.Module classes ctorch knows, constructed in __init__. */
 ct_lower_val ct_lower_construct_nn(ct_lower *L, ct_lower_env *e, const ct_py_expr *call,
                                    const char *cls) {
   if (strcmp(cls, "Parameter") == 0) return construct_parameter(L, e, call);
   ct_lower_val v = construct_nn_kind(L, e, call, cls);
+  if (v.kind == CT_LV_MODULE && !validate(L, call, cls, v.mod)) return ct_lower_err_val();
   if (v.kind == CT_LV_MODULE) {
     char name[64];
     snprintf(name, sizeof name, "nn.%s", cls);
@@ -328,7 +407,6 @@ static ct_lower_val construct_nn_kind(ct_lower *L, ct_lower_env *e, const ct_py_
       return ERR(call, "unsupported: %s(track_running_stats=False) (batch statistics in eval "
                        "mode); supported: running statistics",
                  qual);
-    if (m->out < 1) return ERR(call, "%s needs num_features >= 1", qual);
     return ct_lower_modv(m);
   }
   if (strcmp(cls, "LayerNorm") == 0) {
@@ -348,8 +426,6 @@ static ct_lower_val construct_nn_kind(ct_lower *L, ct_lower_env *e, const ct_py_
       if (!ct_lower_as_int(L, call, a[0], &m->norm_shape[0])) return ct_lower_err_val();
       m->n_norm = 1;
     }
-    for (int i = 0; i < m->n_norm; i++)
-      if (m->norm_shape[i] < 1) return ERR(call, "nn.LayerNorm: normalized_shape must be positive");
     if (!norm_args(L, call, a, h, 1, 2, m)) return ct_lower_err_val();
     return ct_lower_modv(m);
   }
@@ -364,8 +440,6 @@ static ct_lower_val construct_nn_kind(ct_lower *L, ct_lower_env *e, const ct_py_
     if (!h[0] || !h[1]) return ERR(call, "nn.Embedding needs num_embeddings and embedding_dim");
     if (!ct_lower_as_int(L, call, a[0], &m->in) || !ct_lower_as_int(L, call, a[1], &m->out))
       return ct_lower_err_val();
-    if (m->in < 1 || m->out < 1)
-      return ERR(call, "nn.Embedding needs positive num_embeddings and embedding_dim");
     m->padding_idx = -1;
     if (h[2] && a[2].kind != CT_LV_NONE) {
       if (!ct_lower_as_int(L, call, a[2], &m->padding_idx)) return ct_lower_err_val();
