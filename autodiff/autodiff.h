@@ -40,8 +40,8 @@ ct_status ct_autodiff(ct_module *m, const char *entry, const ct_autodiff_options
 enum { CTORCH_MAX_TARGETS = 16 };
 
 typedef enum ct_loss_kind {
-  CT_LOSS_CROSS_ENTROPY, /* logits [N,C] or [C], class indices i64 [N] or [] */
-  CT_LOSS_NLL,           /* log-probabilities [N,C] or [C], class indices */
+  CT_LOSS_CROSS_ENTROPY, /* logits [N,C,d...] or [C] (classes in dim 1), indices i64 [N,d...] */
+  CT_LOSS_NLL,           /* log-probabilities, the same layout */
   CT_LOSS_MSE,           /* prediction and target of one shape (target broadcast to it) */
   CT_LOSS_L1,
   CT_LOSS_BCE_WITH_LOGITS /* logits and float targets of one shape */

@@ -37,17 +37,29 @@ static ct_value *fail(ct_builder *b, const char *fmt, const ct_value *p, const c
   return NULL;
 }
 
-/* -sum_c w_c * logp_c per sample, with w = (1 - eps) * one_hot(target) + eps / C. */
+/* -sum_c w_c * logp_c per sample, with w = (1 - eps) * one_hot(target) + eps / C. Classes are
+ * dim 1 of [N,C,d1,...] (PyTorch's layout; the target is [N,d1,...]) or dim 0 of [C]; here they
+ * are moved last for one_hot. */
 static ct_value *class_loss(ct_builder *b, const ct_loss_options *o, ct_value *logp,
                             ct_value *target) {
-  const ct_type *lt = &logp->type;
-  bool batched = lt->rank == 2;
-  if ((lt->rank != 1 && lt->rank != 2) || target->type.dtype != CT_DT_I64 ||
-      target->type.rank != lt->rank - 1 || (batched && !ct_dim_eq(target->type.dims[0], lt->dims[0])))
-    return fail(b, "loss: expected logits [N,C] with i64 class indices [N] (or [C] with []), "
-                "got %s and %s", logp, target);
-  ct_dim classes = lt->dims[lt->rank - 1];
+  const ct_type *lt = &logp->type, *tt = &target->type;
+  bool ok = lt->rank >= 1 && target->type.dtype == CT_DT_I64 && tt->rank == lt->rank - 1;
+  for (int i = 0, j = 0; ok && i < lt->rank; i++)
+    if (i != (lt->rank == 1 ? 0 : 1)) ok = ct_dim_eq(lt->dims[i], tt->dims[j++]);
+  if (!ok)
+    return fail(b, "loss: expected logits [N,C,...] with i64 class indices [N,...] (or [C] with "
+                "[]), got %s and %s", logp, target);
+  int cdim = lt->rank == 1 ? 0 : 1;
+  ct_dim classes = lt->dims[cdim];
   if (classes.sym) return fail(b, "loss: the class count of %s must be constant (target %s)", logp, target);
+  if (lt->rank > 2) {
+    int64_t perm[CT_MAX_RANK];
+    for (int i = 0, k = 0; i < lt->rank; i++)
+      if (i != cdim) perm[k++] = i;
+    perm[lt->rank - 1] = cdim;
+    logp = ct_build_permute(b, logp, lt->rank, perm);
+    lt = &logp->type;
+  }
   ct_attr oh[2] = {ct_attr_int("num_classes", classes.off), ct_attr_dtype("dtype", lt->dtype)};
   ct_value *w = ct_build(b, CT_OP_ONE_HOT, 1, &target, oh, 2);
   double eps = o->kind == CT_LOSS_CROSS_ENTROPY ? o->label_smoothing : 0.0;
@@ -76,7 +88,7 @@ ct_value *ct_build_loss(ct_builder *b, const ct_loss_options *o, ct_value *pred,
                     "loss: label_smoothing must be in [0, 1], got %g", o->label_smoothing);
       return NULL;
     }
-    ct_attr dim = ct_attr_int("dim", -1);
+    ct_attr dim = ct_attr_int("dim", pred->type.rank == 1 ? 0 : 1);
     ct_value *logp = ct_build(b, CT_OP_LOG_SOFTMAX, 1, &pred, &dim, 1);
     per = class_loss(b, o, logp, target);
     break;

@@ -313,9 +313,12 @@ static ct_status r_mean(ad_ctx *c, const ct_node *n, ct_value *gy, ct_value **gx
     gx[0] = mulk(c, g, 1.0 / (double)count.off);
     return CT_OK;
   }
-  /* A symbolic count (mean over N): counted at run time from a ones tensor, which fold turns
-   * into a constant once the symbol is bound. */
-  ct_value *ones = ct_build_full(B, x, 1.0);
+  /* A symbolic count (mean over N): counted at run time from a ones tensor over the reduced
+   * dims only (the others 1), which fold turns into a constant once the symbol is bound. */
+  ct_type reduced = *x;
+  for (int i = 0; i < x->rank; i++)
+    if (!ct_dim_eq(keep[i], ct_dim_const(1))) reduced.dims[i] = ct_dim_const(1);
+  ct_value *ones = ct_build_full(B, &reduced, 1.0);
   const ct_attr *dims = ct_node_attr(n, "dims");
   ct_value *cnt = ct_build_reduce(B, CT_OP_SUM, ones, dims ? dims->n : 0, dims ? dims->u.ints : NULL,
                                   true);

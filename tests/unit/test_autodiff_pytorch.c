@@ -310,6 +310,44 @@ out:
   ct_st_free(inputs);
 }
 
+/* cross_entropy over the class dim 1 of [N,C,d] logits (the transformer's [N,16,64] output)
+ * with label smoothing: the loss and the last layer's gradients. */
+static void test_spatial_cross_entropy_matches_pytorch(void) {
+  ct_st_file *exp = load_st("tests/fixtures/train_transformer/expected.safetensors");
+  ct_st_file *inputs = load_st("tests/fixtures/transformer/inputs.safetensors");
+  if (!exp || !inputs) goto out;
+  ct_loss_options ce = {CT_LOSS_CROSS_ENTROPY, false, 0.05};
+  ct_optim_options sgd = optim_config("sgd");
+  ct_dim dims[2] = {ct_dim_sym(1), ct_dim_const(64)};
+  ct_type tt = ct_type_make(CT_DT_I64, 2, dims);
+  ct_module *m = build("transformer", "x=f32[N,16,64]", &ce, &sgd, "y_spatial", &tt);
+  if (!m) goto out;
+  env e = {{0}, {0}, 0};
+  env_set(&e, "x", ct_st_find(inputs, "x"));
+  env_set(&e, "y_spatial", ct_st_find(exp, "y_spatial"));
+  env_from_params(&e, m);
+  const ct_graph *g = ct_module_find_graph(m, "grad");
+  int n = 0;
+  ct_tensor **res = run(g, &e, &n);
+  for (int r = 0; res && r < n; r++) {
+    const char *rn = ct_graph_result_name(g, r);
+    /* mlp.2.bias is left out: constant along the class dim, its gradient is exactly zero,
+     * which f32 rounding cannot match relatively */
+    if (strcmp(rn, "loss") != 0 && strcmp(rn, "grad.mlp.2.weight") != 0 &&
+        strcmp(rn, "grad.ln1.weight") != 0)
+      continue;
+    char key[256];
+    snprintf(key, sizeof key, "loss.ce_spatial%s%s", r ? "." : "", r ? rn : "");
+    check_tensor(key, res[r], ct_st_find(exp, key), 1e-4);
+  }
+  if (res) release_all(res, n);
+  env_free(&e);
+  ct_module_free(m);
+out:
+  ct_st_free(exp);
+  ct_st_free(inputs);
+}
+
 /* The generator's digits_images: 3x nearest-neighbour upsampling, a 2-pixel border, /16. */
 static ct_tensor *digits_batch(const ct_tensor *images, int64_t first, int64_t n) {
   ct_tensor *x = ct_tensor_zeros(CT_DT_F32, 2, (int64_t[]){n, 784});
@@ -372,6 +410,7 @@ static void test_digits_loss_curve_matches_pytorch(void) {
 int main(void) {
   RUN_TEST(test_models_match_pytorch);
   RUN_TEST(test_losses_match_pytorch);
+  RUN_TEST(test_spatial_cross_entropy_matches_pytorch);
   RUN_TEST(test_digits_loss_curve_matches_pytorch);
   printf("largest max|ours - torch| / max|torch| of any tensor: %.3g\n", worst_seen);
   return test_summary();
