@@ -36,9 +36,7 @@ bin="$build/bin"
 out="$root/build/fmnist"
 mkdir -p "$out"
 
-# The train step is compiled at -O0: at -O2 its Adam update is still wrong for one parameter
-# (tests/lit/app/train/smoke-O2.test). The inference package and .so are built at -O2.
-train_opt=-O0
+train_opt=-O2
 echo "== compile the train step: ctorchc --train --loss cross_entropy --optim adam $train_opt"
 start=$(date +%s%N)
 "$bin/ctorchc" "$root/examples/fashion_mnist/model.py" --input 'x=f32[N,1,28,28]' \
