@@ -371,6 +371,14 @@ static int deploy(const options *o, const char *tools, const char *weights,
     ct_diag_free(&diag);
     goto done;
   }
+  /* The deployed .so's own latency on these images (ctorch-run prints min/median, images/s). */
+  printf("== ctorch-run %s --inputs %s --bench 100\n", so, inputs);
+  char *bench_argv[] = {runner, so, "--inputs", inputs, "--bench", "100", NULL};
+  if (run_tool(bench_argv) != 0) {
+    fprintf(stderr, "ctorch-fmnist-train: error: ctorch-run --bench failed on %s\n", so);
+    ct_diag_free(&diag);
+    goto done;
+  }
   ct_diag_free(&diag);
   rc = 0;
 done:
