@@ -446,6 +446,7 @@ ct_status ct_codegen_llvm(const ct_module *m, const ct_codegen_options *opt, ct_
   free(c.graph_fallback_json);
   free(c.fallbacks);
   free(c.graph_fallbacks);
+  free(c.slots);
   LLVMDisposeBuilder(c.b);
   LLVMDisposeModule(c.mod);
   if (c.td) LLVMDisposeTargetData(c.td);
