@@ -10,6 +10,9 @@
 #include <string.h>
 
 #include "ctorch/compiler.h"
+#ifdef CT_HAVE_CTORCH_AUTODIFF
+#include "autodiff.h"
+#endif
 #include "pass.h"
 #include "plan_check.h"
 #include "testlib.h"
@@ -19,19 +22,26 @@ static const char *const pipelines[] = {
     "decompose,canonicalize,fold,cse,dce,fuse,schedule,plan-memory",
     "decompose{target=generic},canonicalize,fold,cse,dce,fuse,schedule,plan-memory"};
 
-/* model.py files with their forward inputs. */
+/* model.py files with their forward inputs, and the loss of their train steps (mse: against a
+ * target shaped like the output; else cross_entropy against i64[N] classes). */
 static const struct {
   const char *path, *specs[4];
+  bool mse;
 } models[] = {
-    {"examples/mlp/model.py", {"x=f32[N,784]"}},
-    {"examples/lenet/model.py", {"x=f32[N,1,28,28]"}},
-    {"examples/fashion_mnist/model.py", {"x=f32[N,1,28,28]"}},
-    {"examples/cnn/model.py", {"x=f32[N,3,32,32]"}},
-    {"examples/resblock/model.py", {"x=f32[N,3,16,16]"}},
-    {"examples/rnn/model.py", {"x=f32[N,12,8]"}},
-    {"examples/text_classifier/model.py", {"tokens=i64[N,32]"}},
-    {"examples/transformer/model.py", {"x=f32[N,16,64]"}},
+    {"examples/mlp/model.py", {"x=f32[N,784]"}, false},
+    {"examples/lenet/model.py", {"x=f32[N,1,28,28]"}, false},
+    {"examples/fashion_mnist/model.py", {"x=f32[N,1,28,28]"}, false},
+    {"examples/cnn/model.py", {"x=f32[N,3,32,32]"}, false},
+    {"examples/resblock/model.py", {"x=f32[N,3,16,16]"}, false},
+    {"examples/rnn/model.py", {"x=f32[N,12,8]"}, false},
+    {"examples/text_classifier/model.py", {"tokens=i64[N,32]"}, false},
+    {"examples/transformer/model.py", {"x=f32[N,16,64]"}, true},
 };
+
+/* What is compiled besides @forward: nothing, the autodiff pass's graphs, or @grad and
+ * @train_step with SGD (momentum 0.9) or Adam. */
+typedef enum mode { M_FORWARD, M_AUTODIFF, M_TRAIN_SGD, M_TRAIN_ADAM } mode;
+static const char *const mode_names[] = {"", " (autodiff)", " (train sgd)", " (train adam)"};
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
 static double rnd(void) {
@@ -180,8 +190,41 @@ static ct_module *load(const char *path, const char *const *specs, int n_specs) 
   return m;
 }
 
-static void check_model(const char *path, const char *const *specs, int n_specs, bool train,
+/* Adds @grad and @train_step; false (with a diagnostic) when autodiff cannot. */
+static bool add_training(ct_module *m, mode md, bool mse, ct_diag *d) {
+#ifdef CT_HAVE_CTORCH_AUTODIFF
+  ct_loss_options loss = {mse ? CT_LOSS_MSE : CT_LOSS_CROSS_ENTROPY, false, 0.0};
+  ct_optim_options optim;
+  ct_optim_defaults(md == M_TRAIN_SGD ? CT_OPTIM_SGD : CT_OPTIM_ADAM, &optim);
+  if (md == M_TRAIN_SGD) {
+    optim.lr = 0.05;
+    optim.momentum = 0.9;
+  } else {
+    /* A gradient that is zero in exact arithmetic (attention's key bias: softmax ignores a
+     * shift) is rounding noise, and Adam's first step lr * g / (|g| + eps) turns noise of any
+     * size into +-lr when eps is tiny; the -O2 layer_norm (f32 ops instead of the kernel's
+     * f64) rounds differently. A larger eps keeps that step proportional to g. */
+    optim.eps = 1e-4;
+  }
+  const ct_graph *fwd = ct_module_find_graph(m, "forward");
+  if (!fwd) return false;
+  ct_type target = ct_graph_result(fwd, 0)->type;
+  if (!mse) {
+    ct_dim n = ct_dim_sym(ct_module_find_sym(m, "N", 1));
+    target = ct_type_make(CT_DT_I64, 1, &n);
+  }
+  const char *name = "y";
+  return ct_build_training(m, "forward", &loss, &optim, 1, &name, &target, d) == CT_OK;
+#else
+  (void)m, (void)md, (void)mse;
+  ct_diag_error(d, NULL, 0, 0, "autodiff is not linked in");
+  return false;
+#endif
+}
+
+static void check_model(const char *path, const char *const *specs, int n_specs, mode md, bool mse,
                         int which) {
+  bool train = md != M_FORWARD;
   const char *pipeline = pipelines[which];
   ct_module *before = load(path, specs, n_specs), *after = load(path, specs, n_specs);
   if (!before || !after) {
@@ -192,13 +235,18 @@ static void check_model(const char *path, const char *const *specs, int n_specs,
   ct_diag d;
   ct_diag_init(&d);
   char what[300];
-  snprintf(what, sizeof what, "%s%s%s", path, train ? " (autodiff)" : "",
-           which ? " (generic)" : "");
+  snprintf(what, sizeof what, "%s%s%s", path, mode_names[md], which ? " (generic)" : "");
   if (train) {
     ct_pipeline_options vo = {true, NULL, false, true};
-    ct_status a = ct_pipeline_run(before, "autodiff", &vo, &d);
-    ct_status b = ct_pipeline_run(after, "autodiff", &vo, &d);
-    if (a != CT_OK || b != CT_OK) {
+    bool ok;
+    if (md == M_AUTODIFF)
+      ok = ct_pipeline_run(before, "autodiff", &vo, &d) == CT_OK &&
+           ct_pipeline_run(after, "autodiff", &vo, &d) == CT_OK;
+    else
+      ok = add_training(before, md, mse, &d) && add_training(after, md, mse, &d);
+    ok = ok && ct_module_init_params(before, 7, &d) == CT_OK &&
+         ct_module_init_params(after, 7, &d) == CT_OK;
+    if (!ok) {
       /* a model autodiff does not handle yet is autodiff's test to report, not this one's */
       printf("  %s: skipped: %s\n", what, ct_diag_first_error(&d) ? ct_diag_first_error(&d) : "?");
       ct_diag_free(&d);
@@ -262,7 +310,7 @@ static void test_inputs(void) {
   CHECK(n >= 2);
   for (int i = 0; i < n; i++)
     for (int w = 0; w < 2; w++)
-      check_model(names[i], NULL, 0, false, w);
+      check_model(names[i], NULL, 0, M_FORWARD, false, w);
 }
 
 /* Every examples/<dir>/<file>.ctir, plus the model.py table. */
@@ -283,7 +331,7 @@ static void test_examples(void) {
     closedir(top);
     CHECK(n >= 2);
     for (int i = 0; i < n; i++)
-      check_model(names[i], NULL, 0, false, 0);
+      check_model(names[i], NULL, 0, M_FORWARD, false, 0);
   }
   for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
     FILE *f = fopen(models[i].path, "r");
@@ -292,8 +340,10 @@ static void test_examples(void) {
     int n_specs = 0;
     while (n_specs < 4 && models[i].specs[n_specs])
       n_specs++;
-    check_model(models[i].path, models[i].specs, n_specs, false, 0);
-    if (train) check_model(models[i].path, models[i].specs, n_specs, true, 0);
+    check_model(models[i].path, models[i].specs, n_specs, M_FORWARD, false, 0);
+    if (!train) continue;
+    for (mode md = M_AUTODIFF; md <= M_TRAIN_ADAM; md++)
+      check_model(models[i].path, models[i].specs, n_specs, md, models[i].mse, 0);
   }
 }
 
