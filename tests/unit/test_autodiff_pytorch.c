@@ -6,7 +6,7 @@
  * Tensors compare by max |ours - torch| / max |torch| <= 1e-4 (per tensor), against PyTorch's
  * float64 run of the same f32 weights and inputs (see the generator). BatchNorm runs in
  * training mode: batch statistics, and the running statistics and num_batches_tracked after
- * the steps are compared too. */
+ * the steps are compared too; all of it once more after the -O2 pass pipeline. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +14,7 @@
 #include "ctorch/compiler.h"
 #include "ctorch/safetensors.h"
 #include "ir.h"
+#include "pass.h"
 #include "testlib.h"
 
 enum { SAMPLE = 8192, MAX_ENV = 128 };
@@ -64,6 +65,8 @@ static ct_st_file *load_st(const char *rel) {
 
 /* examples/<name>/model.py with the weights of tests/fixtures/<name>/, plus @grad and
  * @train_step for the given loss and optimizer. */
+static int opt_level; /* the -O pipeline run on the training graphs before they run */
+
 static ct_module *build(const char *name, const char *input_spec, const ct_loss_options *loss,
                         const ct_optim_options *optim, const char *target, const ct_type *target_type) {
   char path[1024];
@@ -91,6 +94,8 @@ static ct_module *build(const char *name, const char *input_spec, const ct_loss_
   if (st == CT_OK && w)
     st = ct_build_training(m, "forward", loss, optim, 1, &target, &tt, &d);
   if (st == CT_OK) st = ct_module_verify(m, &d);
+  ct_pipeline_options popt = {true, NULL, false, true};
+  if (st == CT_OK && opt_level) st = ct_pipeline_run(m, ct_pipeline_for_level(opt_level), &popt, &d);
   CHECK_MSG(st == CT_OK && w, "%s: %s", name, ct_diag_first_error(&d));
   ct_diag_free(&d);
   if (st != CT_OK || !w) {
@@ -262,6 +267,14 @@ static void test_models_match_pytorch(void) {
   for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) check_model(&models[i]);
 }
 
+/* The same after ctorchc's -O2 pipeline (decompose, fuse, schedule, plan-memory, ...) on the
+ * training graphs, run by the interpreter (fusion nodes included). */
+static void test_models_match_pytorch_after_O2(void) {
+  opt_level = 2;
+  for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) check_model(&models[i]);
+  opt_level = 0;
+}
+
 /* Each loss function of the generator's LOSSES on the MLP: the loss and the last layer's
  * gradients. */
 static void test_losses_match_pytorch(void) {
@@ -409,6 +422,7 @@ static void test_digits_loss_curve_matches_pytorch(void) {
 
 int main(void) {
   RUN_TEST(test_models_match_pytorch);
+  RUN_TEST(test_models_match_pytorch_after_O2);
   RUN_TEST(test_losses_match_pytorch);
   RUN_TEST(test_spatial_cross_entropy_matches_pytorch);
   RUN_TEST(test_digits_loss_curve_matches_pytorch);
