@@ -143,6 +143,7 @@ struct ct_lower_mod {
   int64_t norm_shape[CT_MAX_RANK]; /* LayerNorm's normalized_shape */
   int n_norm;
   int64_t padding_idx;          /* Embedding: -1 for none */
+  bool ceil_mode, count_include_pad; /* MaxPool2d, AvgPool2d */
   ct_value *mean_v, *var_v;     /* BatchNorm's running stats (graph inputs) */
   const ct_py_stmt *cls;      /* CT_LM_USER */
   const char **names;         /* attributes and children, in assignment order */
@@ -279,8 +280,14 @@ ct_lower_val ct_lower_reshape(ct_lower *L, const ct_py_expr *x, ct_value *t, int
                               const ct_lower_val *dims);
 ct_lower_val ct_lower_flatten(ct_lower *L, const ct_py_expr *x, ct_value *t, int64_t start,
                               int64_t end);
-ct_lower_val ct_lower_pool(ct_lower *L, const ct_py_expr *x, ct_op op, ct_value *t,
-                           const int64_t k[2], const int64_t s[2], const int64_t p[2]);
+/* Pooling arguments as PyTorch names them (MaxPool2d: kernel_size, stride, padding, dilation,
+ * return_indices, ceil_mode; AvgPool2d: kernel_size, stride, padding, ceil_mode,
+ * count_include_pad, divisor_override), bound into a and h; fills m's pooling fields. */
+extern const char *const ct_lower_max_pool_names[6], *const ct_lower_avg_pool_names[6];
+bool ct_lower_pool_params(ct_lower *L, const ct_py_expr *call, const char *fname, bool max,
+                          const ct_lower_val *a, const bool *h, ct_lower_mod *m);
+ct_lower_val ct_lower_pool(ct_lower *L, const ct_py_expr *x, bool max, ct_value *t,
+                           const ct_lower_mod *m);
 ct_lower_val ct_lower_adaptive_avg_pool(ct_lower *L, const ct_py_expr *x, ct_value *t,
                                         const int64_t out[2]);
 ct_lower_val ct_lower_slice(ct_lower *L, const ct_py_expr *x, ct_value *t, int dim, int64_t start,

@@ -11,7 +11,7 @@
 
 #define ERR(node, ...) ct_lower_error(L, (node)->line, (node)->col, __VA_ARGS__)
 
-enum { MAX_ARGS = 8, MAX_RANGE = 100000 };
+enum { MAX_ARGS = 8 };
 
 /* ---- shape helpers ------------------------------------------------------------------------ */
 
@@ -61,12 +61,46 @@ ct_lower_val ct_lower_flatten(ct_lower *L, const ct_py_expr *x, ct_value *t, int
   return ct_lower_tensor(ct_build_reshape(&L->b, t, n, shape));
 }
 
-ct_lower_val ct_lower_pool(ct_lower *L, const ct_py_expr *x, ct_op op, ct_value *t,
-                           const int64_t k[2], const int64_t s[2], const int64_t p[2]) {
-  ct_attr at[3] = {ct_attr_ints("kernel_size", 2, k), ct_attr_ints("stride", 2, s),
-                   ct_attr_ints("padding", 2, p)};
+const char *const ct_lower_max_pool_names[6] = {"kernel_size", "stride", "padding",
+                                                "dilation", "return_indices", "ceil_mode"};
+const char *const ct_lower_avg_pool_names[6] = {"kernel_size", "stride",
+                                                "padding", "ceil_mode",
+                                                "count_include_pad", "divisor_override"};
+
+bool ct_lower_pool_params(ct_lower *L, const ct_py_expr *call, const char *fname, bool max,
+                          const ct_lower_val *a, const bool *h, ct_lower_mod *m) {
+  if (!h[0]) return ERR(call, "%s needs kernel_size", fname), false;
+  if (!ct_lower_as_pair(L, call, a[0], m->k)) return false;
+  m->stride[0] = m->k[0], m->stride[1] = m->k[1];
+  m->pad[0] = m->pad[1] = 0;
+  m->dil[0] = m->dil[1] = 1;
+  m->ceil_mode = false;
+  m->count_include_pad = true;
+  if (h[1] && a[1].kind != CT_LV_NONE && !ct_lower_as_pair(L, call, a[1], m->stride)) return false;
+  if (h[2] && !ct_lower_as_pair(L, call, a[2], m->pad)) return false;
+  if (max) {
+    if (h[3] && !ct_lower_as_pair(L, call, a[3], m->dil)) return false;
+    if (h[4] && ct_lower_truthy(a[4]))
+      return ERR(call, "unsupported: %s(return_indices=True)", fname), false;
+    if (h[5]) m->ceil_mode = ct_lower_truthy(a[5]);
+  } else {
+    if (h[3]) m->ceil_mode = ct_lower_truthy(a[3]);
+    if (h[4]) m->count_include_pad = ct_lower_truthy(a[4]);
+    if (h[5] && a[5].kind != CT_LV_NONE)
+      return ERR(call, "unsupported: %s(divisor_override=...)", fname), false;
+  }
+  return true;
+}
+
+ct_lower_val ct_lower_pool(ct_lower *L, const ct_py_expr *x, bool max, ct_value *t,
+                           const ct_lower_mod *m) {
+  ct_attr at[5] = {ct_attr_ints("kernel_size", 2, m->k), ct_attr_ints("stride", 2, m->stride),
+                   ct_attr_ints("padding", 2, m->pad), ct_attr_bool("ceil_mode", m->ceil_mode),
+                   max ? ct_attr_ints("dilation", 2, m->dil)
+                       : ct_attr_bool("count_include_pad", m->count_include_pad)};
   ct_lower_set_loc(L, x);
-  return ct_lower_tensor(ct_build(&L->b, op, 1, &t, at, 3));
+  return ct_lower_tensor(
+      ct_build(&L->b, max ? CT_OP_MAX_POOL2D : CT_OP_AVG_POOL2D, 1, &t, at, 5));
 }
 
 /* AdaptiveAvgPool2d: output 1x1 is a mean over H and W; an output size that divides the input
@@ -95,8 +129,11 @@ ct_lower_val ct_lower_adaptive_avg_pool(ct_lower *L, const ct_py_expr *x, ct_val
                "(1, 1) or sizes that divide the input",
                (long long)out[0], (long long)out[1], s);
   }
-  int64_t k[2] = {h.off / out[0], w.off / out[1]}, p[2] = {0, 0};
-  return ct_lower_pool(L, x, CT_OP_AVG_POOL2D, t, k, k, p);
+  ct_lower_mod m = {0};
+  m.k[0] = m.stride[0] = h.off / out[0];
+  m.k[1] = m.stride[1] = w.off / out[1];
+  m.count_include_pad = true;
+  return ct_lower_pool(L, x, false, t, &m);
 }
 
 static bool dims_list(ct_lower *L, const ct_py_expr *x, ct_lower_val v, int64_t *out, int *n) {
@@ -414,18 +451,15 @@ ct_lower_val ct_lower_call_function(ct_lower *L, ct_lower_env *e, const ct_py_ex
         ct_build(&L->b, fn[0] == 's' ? CT_OP_SOFTMAX : CT_OP_LOG_SOFTMAX, 1, &a[0].t, &at, 1));
   }
   if (!self && (strcmp(fn, "max_pool2d") == 0 || strcmp(fn, "avg_pool2d") == 0)) {
-    static const char *const nm[] = {"input", "kernel_size", "stride", "padding"};
-    if (!ct_lower_bind_args(L, e, call, fn, 4, nm, a, h)) return ct_lower_err_val();
-    int64_t k[2], s[2], p[2] = {0, 0};
-    if (!need_tensor(L, call, a[0], fn, "input")) return ct_lower_err_val();
-    if (!h[1]) return ERR(call, "%s needs kernel_size", fn);
-    if (!ct_lower_as_pair(L, call, a[1], k)) return ct_lower_err_val();
-    s[0] = k[0], s[1] = k[1];
-    if (h[2] && a[2].kind != CT_LV_NONE && !ct_lower_as_pair(L, call, a[2], s))
+    bool max = fn[0] == 'm';
+    const char *nm[7] = {"input"};
+    memcpy(nm + 1, max ? ct_lower_max_pool_names : ct_lower_avg_pool_names, sizeof(char *) * 6);
+    ct_lower_mod m = {0};
+    if (!ct_lower_bind_args(L, e, call, fn, 7, nm, a, h) ||
+        !need_tensor(L, call, a[0], fn, "input") ||
+        !ct_lower_pool_params(L, call, fn, max, a + 1, h + 1, &m))
       return ct_lower_err_val();
-    if (h[3] && !ct_lower_as_pair(L, call, a[3], p)) return ct_lower_err_val();
-    return ct_lower_pool(L, call, fn[0] == 'm' ? CT_OP_MAX_POOL2D : CT_OP_AVG_POOL2D, a[0].t, k,
-                         s, p);
+    return ct_lower_pool(L, call, max, a[0].t, &m);
   }
   if (!self && strcmp(fn, "adaptive_avg_pool2d") == 0) {
     static const char *const nm[] = {"input", "output_size"};

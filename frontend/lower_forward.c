@@ -493,8 +493,8 @@ ct_lower_val ct_lower_call_module(ct_lower *L, ct_lower_mod *m, const ct_py_expr
                      ct_attr_ints("dilation", 2, m->dil), ct_attr_int("groups", m->groups)};
     return ct_lower_tensor(ct_build(&L->b, CT_OP_CONV2D, m->bias ? 3 : 2, ops, at, 4));
   }
-  case CT_LM_MAXPOOL: return ct_lower_pool(L, site, CT_OP_MAX_POOL2D, x, m->k, m->stride, m->pad);
-  case CT_LM_AVGPOOL: return ct_lower_pool(L, site, CT_OP_AVG_POOL2D, x, m->k, m->stride, m->pad);
+  case CT_LM_MAXPOOL: return ct_lower_pool(L, site, true, x, m);
+  case CT_LM_AVGPOOL: return ct_lower_pool(L, site, false, x, m);
   case CT_LM_ADAPTIVE_AVGPOOL: return ct_lower_adaptive_avg_pool(L, site, x, m->k);
   case CT_LM_ACT:
     if (m->op == CT_OP_GELU && strcmp(m->approximate, "none") != 0) {

@@ -189,7 +189,8 @@ static bool validate(ct_lower *L, const ct_py_expr *call, const char *cls, const
     for (int i = 0; ok && i < 2; i++)
       ok = in_range(L, call, cls, "kernel_size", m->k[i], 1) &&
            in_range(L, call, cls, "stride", m->stride[i], 1) &&
-           in_range(L, call, cls, "padding", m->pad[i], 0);
+           in_range(L, call, cls, "padding", m->pad[i], 0) &&
+           in_range(L, call, cls, "dilation", m->dil[i], 1);
     if (ok && (2 * m->pad[0] > m->k[0] || 2 * m->pad[1] > m->k[1])) {
       ERR(call, "nn.%s: padding should be at most half of kernel_size", cls);
       return false;
@@ -243,7 +244,6 @@ ct_lower_val ct_lower_construct_nn(ct_lower *L, ct_lower_env *e, const ct_py_exp
 
 static ct_lower_val construct_nn_kind(ct_lower *L, ct_lower_env *e, const ct_py_expr *call,
                                       const char *cls) {
-  const char *fname = cls;
   if (strcmp(cls, "Linear") == 0) {
     static const char *const nm[] = {"in_features", "out_features", "bias"};
     ct_lower_val a[3];
@@ -256,37 +256,52 @@ static ct_lower_val construct_nn_kind(ct_lower *L, ct_lower_env *e, const ct_py_
     return ct_lower_modv(m);
   }
   if (strcmp(cls, "Conv2d") == 0) {
-    static const char *const nm[] = {"in_channels", "out_channels", "kernel_size", "stride",
-                                     "padding",     "dilation",     "groups",      "bias"};
-    ct_lower_val a[8];
-    bool h[8];
-    if (!ct_lower_bind_args(L, e, call, "nn.Conv2d", 8, nm, a, h)) return ct_lower_err_val();
+    static const char *const nm[] = {"in_channels", "out_channels", "kernel_size",
+                                     "stride",      "padding",      "dilation",
+                                     "groups",      "bias",         "padding_mode"};
+    ct_lower_val a[9];
+    bool h[9];
+    if (!ct_lower_bind_args(L, e, call, "nn.Conv2d", 9, nm, a, h)) return ct_lower_err_val();
     ct_lower_mod *m = ct_lower_mod_new(L, CT_LM_CONV2D);
     m->stride[0] = m->stride[1] = m->dil[0] = m->dil[1] = m->groups = 1;
+    bool pad_str = h[4] && a[4].kind == CT_LV_STR;
     if (!ct_lower_as_int(L, call, a[0], &m->in) || !ct_lower_as_int(L, call, a[1], &m->out) ||
         !ct_lower_as_pair(L, call, a[2], m->k) ||
         (h[3] && !ct_lower_as_pair(L, call, a[3], m->stride)) ||
-        (h[4] && !ct_lower_as_pair(L, call, a[4], m->pad)) ||
+        (h[4] && !pad_str && !ct_lower_as_pair(L, call, a[4], m->pad)) ||
         (h[5] && !ct_lower_as_pair(L, call, a[5], m->dil)) ||
         (h[6] && !ct_lower_as_int(L, call, a[6], &m->groups)))
       return ct_lower_err_val();
+    if (h[8] && (a[8].kind != CT_LV_STR || strcmp(a[8].s, "zeros") != 0))
+      return ERR(call, "unsupported: nn.Conv2d padding_mode other than 'zeros'");
+    if (pad_str && strcmp(a[4].s, "same") == 0) {
+      /* PyTorch pads (dilation * (kernel - 1)) / 2 on each side when that total is even. */
+      for (int i = 0; i < 2; i++) {
+        int64_t total = m->dil[i] * (m->k[i] - 1);
+        if (m->stride[i] != 1)
+          return ERR(call, "nn.Conv2d: padding='same' is not supported for strided convolutions");
+        if (total % 2)
+          return ERR(call, "unsupported: nn.Conv2d(padding='same') with an even kernel "
+                           "(asymmetric padding)");
+        m->pad[i] = total / 2;
+      }
+    } else if (pad_str && strcmp(a[4].s, "valid") != 0) {
+      return ERR(call, "nn.Conv2d: invalid padding string '%s'; supported: 'same', 'valid'",
+                 a[4].s);
+    }
     m->bias = h[7] ? ct_lower_truthy(a[7]) : true;
     return ct_lower_modv(m);
   }
   if (strcmp(cls, "MaxPool2d") == 0 || strcmp(cls, "AvgPool2d") == 0) {
-    static const char *const nm[] = {"kernel_size", "stride", "padding"};
-    ct_lower_val a[3];
-    bool h[3];
-    if (!ct_lower_bind_args(L, e, call, cls[0] == 'M' ? "nn.MaxPool2d" : "nn.AvgPool2d", 3, nm, a,
-                            h))
+    bool max = cls[0] == 'M';
+    const char *qual = max ? "nn.MaxPool2d" : "nn.AvgPool2d";
+    ct_lower_val a[6];
+    bool h[6];
+    ct_lower_mod *m = ct_lower_mod_new(L, max ? CT_LM_MAXPOOL : CT_LM_AVGPOOL);
+    if (!ct_lower_bind_args(L, e, call, qual, 6,
+                            max ? ct_lower_max_pool_names : ct_lower_avg_pool_names, a, h) ||
+        !ct_lower_pool_params(L, call, qual, max, a, h, m))
       return ct_lower_err_val();
-    ct_lower_mod *m = ct_lower_mod_new(L, cls[0] == 'M' ? CT_LM_MAXPOOL : CT_LM_AVGPOOL);
-    if (!h[0]) return ERR(call, "%s needs kernel_size", fname);
-    if (!ct_lower_as_pair(L, call, a[0], m->k)) return ct_lower_err_val();
-    m->stride[0] = m->k[0], m->stride[1] = m->k[1];
-    if (h[1] && a[1].kind != CT_LV_NONE && !ct_lower_as_pair(L, call, a[1], m->stride))
-      return ct_lower_err_val();
-    if (h[2] && !ct_lower_as_pair(L, call, a[2], m->pad)) return ct_lower_err_val();
     return ct_lower_modv(m);
   }
   static const struct {

@@ -61,3 +61,27 @@ class Extras(nn.Module):
         low, where = h.min(1, keepdim=True)
         return (values, idx.float(), low, where.to(torch.float32), h.max(),
                 F.mse_loss(h, target), F.l1_loss(h, target, reduction='sum'), idx)
+
+
+class Pooling(nn.Module):
+    """Pooling options and convolution padding modes: MaxPool2d with padding, dilation and
+    ceil_mode, AvgPool2d with count_include_pad=False, the functional forms, Conv2d with
+    padding='same' and 'valid', AdaptiveAvgPool2d to a divisor of the input
+    (ctorchc ... --class Pooling --input x=f32[N,2,9,9])."""
+
+    def __init__(self):
+        super().__init__()
+        self.same = nn.Conv2d(2, 3, kernel_size=(3, 5), padding='same', dilation=(2, 1))
+        self.valid = nn.Conv2d(3, 2, 3, padding='valid', bias=False)
+        self.mp = nn.MaxPool2d(3, stride=2, padding=1, dilation=1, ceil_mode=True)
+        self.ap = nn.AvgPool2d(kernel_size=2, stride=2, padding=1, count_include_pad=False)
+        self.adapt = nn.AdaptiveAvgPool2d((7, 1))
+
+    def forward(self, x):
+        h = self.same(x)
+        a = self.mp(h)
+        b = self.ap(h)
+        c = F.max_pool2d(h, kernel_size=2, dilation=2)
+        d = F.avg_pool2d(h, 3, 1, 1, ceil_mode=True, count_include_pad=True)
+        e = self.adapt(self.valid(h))
+        return a, b, c, d, e
