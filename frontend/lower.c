@@ -264,10 +264,15 @@ static void lower_root(ct_lower *L, const ct_frontend_options *opt) {
   ct_lower_val rootv = ct_lower_construct_user(L, NULL, NULL, root);
   if (rootv.kind != CT_LV_MODULE) return;
   ct_graph *g = ct_module_add_graph(L->m, "forward");
-  int n_in = opt ? opt->n_inputs : 0;
-  if (n_in != fwd->u.def.n_params - 1) {
-    ERR(fwd, "forward takes %d inputs but %d --input specs were given", fwd->u.def.n_params - 1,
-        n_in);
+  int n_in = opt ? opt->n_inputs : 0, n_params = fwd->u.def.n_params - 1, n_required = 0;
+  for (int i = 1; i <= n_params; i++)
+    if (!fwd->u.def.params[i].dflt) n_required = i;
+  if (n_in < n_required || n_in > n_params) {
+    if (n_required == n_params)
+      ERR(fwd, "forward takes %d inputs but %d --input specs were given", n_params, n_in);
+    else
+      ERR(fwd, "forward takes %d to %d inputs but %d --input specs were given", n_required,
+          n_params, n_in);
     return;
   }
   ct_lower_val args[16];

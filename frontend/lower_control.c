@@ -190,7 +190,8 @@ ct_lower_val ct_lower_compare(ct_lower *L, ct_lower_env *e, const ct_py_expr *x)
     ct_py_cmpop op = x->u.compare.ops[i];
     ct_lower_val c = ct_lower_eval(L, e, x->u.compare.others[i]);
     if (a.kind == CT_LV_ERR || c.kind == CT_LV_ERR) return ct_lower_err_val();
-    if (a.kind == CT_LV_TENSOR || c.kind == CT_LV_TENSOR) {
+    bool is_op = op == CT_PY_IS || op == CT_PY_IS_NOT;
+    if (!is_op && (a.kind == CT_LV_TENSOR || c.kind == CT_LV_TENSOR)) {
       ct_op o = tensor_cmp_op(op);
       if (x->u.compare.n != 1 || o == CT_OP_COUNT)
         return ERR(x, "unsupported comparison on tensors: %s; supported: one of < > <= >= == !=",
