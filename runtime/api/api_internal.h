@@ -66,6 +66,9 @@ ct_status api_parse_meta(ct_model *m, const char *json, size_t len, uint64_t wei
 
 /* Native code: resolves each entry's symbols in m->dl; entries it cannot find stay NULL. */
 ct_status api_bind_native(ct_model *m, const char *where);
+/* A package's native code must describe its entries as the package's metadata does: same
+ * model name, and for every native entry the same inputs and results (names, roles, types). */
+ct_status api_check_native_meta(ct_model *m, const char *where);
 /* Parses the IR text and points every entry without native code at its graph. */
 ct_status api_load_ir(ct_model *m, const char *text, size_t len, const char *where);
 /* Runs an entry through the interpreter: args are every graph input in order (borrowed);

@@ -119,6 +119,7 @@ static ct_status load_ctm(ct_model *m, const void *image, size_t len, unsigned f
     char why[512];
     if (open_native_section(m, native, why, sizeof why) == CT_OK) {
       st = api_bind_native(m, m->path);
+      if (st == CT_OK) st = api_check_native_meta(m, m->path);
       if (st != CT_OK) return st;
     } else if (!ir) {
       return api_fail(CT_ERR_UNSUPPORTED, "%s: cannot load the native code (%s) and the package "

@@ -4,6 +4,7 @@ interpreter fallback), or write a damaged copy of one.
 
   ctm.py list PKG
   ctm.py drop PKG KIND OUT
+  ctm.py graft PKG KIND FROM OUT    PKG with its KIND section taken from package FROM
   ctm.py damage PKG MODE OUT    MODE: truncate, flip-weights, version, magic, misalign, size
 """
 import struct
@@ -59,6 +60,10 @@ def main():
                                      len(data)))
     elif cmd == "drop":
         write(sys.argv[4], [s for s in sections if s[0] != NUMS[sys.argv[3]]], version)
+    elif cmd == "graft":
+        kind = NUMS[sys.argv[3]]
+        donor = [s for s in read(sys.argv[4])[1] if s[0] == kind]
+        write(sys.argv[5], [donor[0] if s[0] == kind else s for s in sections], version)
     elif cmd == "damage":
         mode, out = sys.argv[3], sys.argv[4]
         write(out, sections, version)
