@@ -6,7 +6,10 @@
  *   - any other op (shape ops included: reshape, permute, expand, slice, concat of constants)
  *     runs its kernel when every shape is concrete; the result is kept as a splat when all its
  *     elements are equal, else materialized as `data` when it has at most max-elements values
- *     (argument `fold{max-elements=K}`, default 4096), else left alone. */
+ *     (argument `fold{max-elements=K}`, default 4096), else left alone;
+ *   - a reduction of a splat is a splat (sum, mean, amax, amin, softmax, log_softmax), also
+ *     when the kept dims are symbolic (fold_splat_reduction). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,10 +114,68 @@ static bool replace_with(ct_module *m, ct_node *n, ct_tensor *t, bool scalar, in
   return true;
 }
 
+/* A reduction of a splat is a splat, whatever the kept dims (symbolic too): sum is v times the
+ * reduced count (which must be concrete), mean, amax and amin are v, softmax 1/len and
+ * log_softmax -log(len) along its dim. Computed in double and rounded once, so a sum may differ
+ * from the kernel's running sum in the last bit. */
+static bool fold_splat_reduction(ct_module *m, ct_node *n) {
+  double v;
+  ct_value *x = ct_node_operand(n, 0);
+  if (!pass_const_value(x, &v) || !ct_dtype_is_float(n->results[0]->type.dtype)) return false;
+  const ct_type *t = &x->type;
+  int64_t count = 1;
+  bool concrete = true;
+  if (n->op == CT_OP_SOFTMAX || n->op == CT_OP_LOG_SOFTMAX) {
+    int d = ct_norm_dim(ct_node_attr_int(n, "dim", 0), t->rank);
+    if (t->rank && (d < 0 || !ct_dim_is_const(t->dims[d]))) return false;
+    count = t->rank ? t->dims[d].off : 1;
+  } else {
+    const ct_attr *dims = ct_node_attr(n, "dims");
+    bool all = !dims || dims->n == 0;
+    for (int i = 0; i < t->rank; i++) {
+      bool reduced = all;
+      for (int k = 0; !all && k < dims->n; k++)
+        reduced |= ct_norm_dim(dims->u.ints[k], t->rank) == i;
+      if (!reduced) continue;
+      if (ct_dim_is_const(t->dims[i]))
+        count *= t->dims[i].off;
+      else
+        concrete = false;
+    }
+  }
+  double r;
+  switch (n->op) {
+  case CT_OP_SUM:
+    if (!concrete) return false;
+    r = v * (double)count;
+    break;
+  case CT_OP_MEAN:
+    if (!concrete || count == 0) return false;
+    r = v;
+    break;
+  case CT_OP_AMAX:
+  case CT_OP_AMIN:
+    if (!concrete || count == 0) return false; /* an empty max is an error, not a value */
+    r = v;
+    break;
+  case CT_OP_SOFTMAX: r = v != v ? v : 1.0 / (double)count; break;
+  case CT_OP_LOG_SOFTMAX: r = v != v ? v : -log((double)count); break;
+  default: return false;
+  }
+  ct_builder b = ct_builder_at_end(m, n->parent, NULL);
+  b.before = n;
+  b.loc = n->loc;
+  ct_value *c = ct_build_full(&b, &n->results[0]->type, r);
+  if (!c) return false;
+  pass_replace_node(n, c);
+  return true;
+}
+
 static bool try_fold(ct_module *m, ct_node *n, int64_t limit) {
   if (n->op == CT_OP_CONSTANT || n->op == CT_OP_RETURN || n->body || n->n_results != 1 ||
       n->n_operands == 0 || n->n_operands > 8 || !all_const_operands(n))
     return false;
+  if (ct_op_table[n->op].cls == CT_OPC_REDUCTION && fold_splat_reduction(m, n)) return true;
   bool scalar = ct_op_table[n->op].cls == CT_OPC_ELEMENTWISE;
   for (int i = 0; i < n->n_operands && scalar; i++) {
     double x;
