@@ -109,6 +109,11 @@ ct_status cg_lower_fallback(cg *c, const ct_node *n) {
     if (ct_node_operand(n, i)->type.rank > CT_MAX_RANK || !cg_value_ptr(c, ct_node_operand(n, i)))
       return cg_error(c, n, "operand %d has no storage", i);
   cg_note_fallback(c, n->op);
+  cg_emit_kernel_call(c, n);
+  return CT_OK;
+}
+
+void cg_emit_kernel_call(cg *c, const ct_node *n) {
   int n_in = n->n_operands, n_out = n->n_results;
   LLVMTypeRef tp = LLVMPointerType(c->t_tensor, 0);
   LLVMValueRef ins = entry_alloca(c, LLVMArrayType(tp, (unsigned)(n_in ? n_in : 1)), "in");
@@ -149,5 +154,4 @@ ct_status cg_lower_fallback(cg *c, const ct_node *n) {
   snprintf(name, sizeof name, "fallback.%s", ct_op_name(n->op));
   LLVMValueRef status = cg_call(c, kr, args, 9, name);
   cg_check_status(c, status, err0);
-  return CT_OK;
 }

@@ -249,6 +249,39 @@ static void test_train_graphs_match_interpreter(void) {
     }
 }
 
+/* A native lowering's runtime error (embedding index out of range) is a status and a message,
+ * not a crash. */
+static void test_runtime_error_reported(void) {
+  static const char text[] =
+      "module @emb\nsym N\nparam w: f32[10,4] init=zeros\n"
+      "graph @forward(%i: i64[N], %w: f32[10,4]) -> (f32[N,4]) {\n"
+      "  %0: f32[N,4] = embedding(%i, %w)\n  return %0\n}\n";
+  ct_diag diag;
+  ct_diag_init(&diag);
+  ct_module *m = ct_module_parse(text, strlen(text), "emb.ctir", &diag);
+  CHECK(m && ct_module_init_params(m, 0, &diag) == CT_OK);
+  char so[512];
+  snprintf(so, sizeof so, "%s/emb.so", tmpdir);
+  void *h = m ? build_so(m, "emb", 2, so) : NULL;
+  ct_abi_entry_fn call = h ? (ct_abi_entry_fn)dlsym(h, "emb_forward_call") : NULL;
+  CHECK(call != NULL);
+  if (call) {
+    int64_t syms[2] = {0, 3}, idx[3] = {1, 12, 0};
+    float w[40], y[12];
+    for (int i = 0; i < 40; i++) w[i] = (float)i;
+    void *args[2] = {idx, w}, *res[1] = {y};
+    ct_abi_call c = {syms, args, res, NULL};
+    CHECK_EQ_INT(call(&c), CT_ERR_INVALID);
+    CHECK_STR_EQ(ct_abi_last_error(), "embedding: index 12 is out of range for 10 rows");
+    idx[1] = 9;
+    CHECK_EQ_INT(call(&c), 0);
+    CHECK(y[0] == 4.0f && y[4] == 36.0f && y[11] == 3.0f);
+  }
+  if (h) dlclose(h);
+  ct_module_free(m);
+  ct_diag_free(&diag);
+}
+
 /* The typed wrapper with the embedded weights, the metadata and the ABI version. */
 static void test_typed_wrapper_and_metadata(void) {
   ct_module *m = compile_example("mlp", 2);
@@ -312,6 +345,7 @@ int main(void) {
   RUN_TEST(test_examples_match_interpreter);
   RUN_TEST(test_train_graphs_match_interpreter);
   RUN_TEST(test_typed_wrapper_and_metadata);
+  RUN_TEST(test_runtime_error_reported);
   char cmd[600];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
   if (system(cmd) != 0) fprintf(stderr, "note: could not remove %s\n", tmpdir);
