@@ -38,6 +38,9 @@ ct_status ct_autodiff(ct_module *m, const char *entry, const ct_autodiff_options
                       ct_diag *diag);
 
 enum { CTORCH_MAX_TARGETS = 16 };
+/* cross_entropy and nll_loss skip targets equal to this (PyTorch's default ignore_index): they
+ * add nothing, and 'mean' divides by the number of the others. */
+enum { CT_LOSS_IGNORE_INDEX = -100 };
 
 typedef enum ct_loss_kind {
   CT_LOSS_CROSS_ENTROPY, /* logits [N,C,d...] or [C] (classes in dim 1), indices i64 [N,d...] */

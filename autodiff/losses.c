@@ -37,7 +37,7 @@ static ct_value *fail(ct_builder *b, const char *fmt, const ct_value *p, const c
   return NULL;
 }
 
-/* -sum_c w_c * logp_c per sample, with w = (1 - eps) * one_hot(target) + eps / C. Classes are
+/* The reduced loss: -sum_c w_c * logp_c per sample, w = (1 - eps) * one_hot(target) + eps / C. Classes are
  * dim 1 of [N,C,d1,...] (PyTorch's layout; the target is [N,d1,...]) or dim 0 of [C]; here they
  * are moved last for one_hot. */
 static ct_value *class_loss(ct_builder *b, const ct_loss_options *o, ct_value *logp,
@@ -60,8 +60,14 @@ static ct_value *class_loss(ct_builder *b, const ct_loss_options *o, ct_value *l
     logp = ct_build_permute(b, logp, lt->rank, perm);
     lt = &logp->type;
   }
+  /* targets equal to ignore_index (-100, PyTorch's default) count neither in the sum nor in
+   * the mean's divisor; they are sent to class 0 of one_hot and masked out */
+  ct_value *ignore = ct_build_scalar(b, CT_DT_I64, (double)CT_LOSS_IGNORE_INDEX);
+  ct_value *valid = ct_build_binary(b, CT_OP_NE, target, ignore);
+  ct_value *zero = ct_build_scalar(b, CT_DT_I64, 0.0);
+  ct_value *safe = ct_build_where(b, valid, target, zero);
   ct_attr oh[2] = {ct_attr_int("num_classes", classes.off), ct_attr_dtype("dtype", lt->dtype)};
-  ct_value *w = ct_build(b, CT_OP_ONE_HOT, 1, &target, oh, 2);
+  ct_value *w = ct_build(b, CT_OP_ONE_HOT, 1, &safe, oh, 2);
   double eps = o->kind == CT_LOSS_CROSS_ENTROPY ? o->label_smoothing : 0.0;
   if (eps != 0.0) {
     ct_value *keep = ct_build_scalar(b, lt->dtype, 1.0 - eps);
@@ -72,7 +78,12 @@ static ct_value *class_loss(ct_builder *b, const ct_loss_options *o, ct_value *l
   int64_t last = lt->rank - 1;
   ct_value *wl = ct_build_binary(b, CT_OP_MUL, w, logp);
   ct_value *per = ct_build_reduce(b, CT_OP_SUM, wl, 1, &last, false);
-  return ct_build_unary(b, CT_OP_NEG, per);
+  ct_value *validf = ct_build_cast(b, valid, lt->dtype);
+  per = ct_build_binary(b, CT_OP_MUL, ct_build_unary(b, CT_OP_NEG, per), validf);
+  ct_value *total = ct_build_reduce(b, CT_OP_SUM, per, 0, NULL, false);
+  if (o->sum) return total;
+  ct_value *count = ct_build_reduce(b, CT_OP_SUM, validf, 0, NULL, false);
+  return ct_build_binary(b, CT_OP_DIV, total, count);
 }
 
 ct_value *ct_build_loss(ct_builder *b, const ct_loss_options *o, ct_value *pred,
@@ -90,12 +101,10 @@ ct_value *ct_build_loss(ct_builder *b, const ct_loss_options *o, ct_value *pred,
     }
     ct_attr dim = ct_attr_int("dim", pred->type.rank == 1 ? 0 : 1);
     ct_value *logp = ct_build(b, CT_OP_LOG_SOFTMAX, 1, &pred, &dim, 1);
-    per = class_loss(b, o, logp, target);
-    break;
+    return class_loss(b, o, logp, target);
   }
   case CT_LOSS_NLL:
-    per = class_loss(b, o, pred, target);
-    break;
+    return class_loss(b, o, pred, target);
   case CT_LOSS_MSE:
   case CT_LOSS_L1:
   case CT_LOSS_BCE_WITH_LOGITS: {
