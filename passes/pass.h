@@ -59,7 +59,7 @@ ct_status ct_pipeline_run(ct_module *m, const char *pipeline, const ct_pipeline_
                           ct_diag *diag);
 
 /* Prints every graph's memory plan (each buffer's value, type, size, offset, live range and
- * aliasing; the arena peak, naive total and lower bound), or a line saying there is none. */
+ * aliasing; the arena peak, naive total and lower bound), or a line saying it has none. */
 void ct_mem_plan_print(const ct_module *m, FILE *out);
 
 /* The pipeline of one of ctorchc's optimization levels, of the passes linked in: -O0 runs none,

@@ -78,11 +78,11 @@ static void print_plan(const ct_graph *g, FILE *out) {
 }
 
 void ct_mem_plan_print(const ct_module *m, FILE *out) {
-  int printed = 0;
-  for (int i = 0; i < m->n_graphs; i++)
-    if (m->graphs[i]->plan) {
+  for (int i = 0; i < m->n_graphs; i++) {
+    if (m->graphs[i]->plan)
       print_plan(m->graphs[i], out);
-      printed++;
-    }
-  if (!printed) fprintf(out, "no memory plan (the pipeline did not run plan-memory)\n");
+    else
+      fprintf(out, "memory plan @%s: none (plan-memory did not run, or could not plan it)\n",
+              m->graphs[i]->name);
+  }
 }
