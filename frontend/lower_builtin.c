@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ctorch/compiler.h"
 #include "frontend.h"
@@ -103,6 +104,20 @@ ct_lower_val ct_lower_call_builtin(ct_lower *L, ct_lower_env *e, const ct_py_exp
   if (strcmp(name, "int") == 0 || strcmp(name, "float") == 0 || strcmp(name, "abs") == 0) {
     if (n != 1) return ERR(call, "%s() takes exactly one argument (%d given)", name, n);
     ct_lower_val v = a[0];
+    if (v.kind == CT_LV_STR && name[0] == 'f') {
+      /* float('inf'), float('-inf'), float('nan'): the usual masking values. */
+      static const struct {
+        const char *text;
+        double value;
+      } special[] = {{"inf", INFINITY},   {"+inf", INFINITY}, {"-inf", -INFINITY},
+                     {"infinity", INFINITY}, {"-infinity", -INFINITY}, {"nan", NAN}};
+      for (size_t i = 0; i < sizeof special / sizeof special[0]; i++)
+        if (strcasecmp(v.s, special[i].text) == 0) return ct_lower_float(special[i].value);
+      char *end;
+      double f = strtod(v.s, &end);
+      if (end != v.s && *end == 0) return ct_lower_float(f);
+      return ERR(call, "could not convert string to float: '%s'", v.s);
+    }
     if (v.kind == CT_LV_INT && !ct_dim_is_const(v.i)) {
       if (name[0] == 'i') return v;
       return ERR(call, "unsupported: %s() of a symbolic size", name);

@@ -394,7 +394,8 @@ static const char supported_calls[] =
     "torch.tanh/sigmoid/exp/log/sqrt/matmul/cat/"
     "stack/flatten/transpose/permute/where/maximum/minimum/zeros/ones/zeros_like/ones_like/"
     "mean/sum, Tensor.view/reshape/flatten/permute/transpose/contiguous/unsqueeze/squeeze/"
-    "size/dim/mean/sum/max/min/amax/amin/argmax/split/chunk/masked_fill/float/long/to and the "
+    "size/dim/mean/sum/max/min/amax/amin/argmax/split/chunk/masked_fill/clamp/expand/"
+    "expand_as/float/long/to and the "
     "elementwise methods";
 
 ct_lower_val ct_lower_call_function(ct_lower *L, ct_lower_env *e, const ct_py_expr *call,
@@ -616,6 +617,57 @@ ct_lower_val ct_lower_call_function(ct_lower *L, ct_lower_env *e, const ct_py_ex
     }
     if (!need_tensor(L, call, x, fn, "input")) return ct_lower_err_val();
     return permute(L, call, x.t, n, perm);
+  }
+  if (strcmp(fn, "clamp") == 0 || strcmp(fn, "clip") == 0) {
+    static const char *const nm[] = {"input", "min", "max"};
+    if (!bind(L, e, call, fn, self, 3, nm, a, h) || !need_tensor(L, call, a[0], fn, "input"))
+      return ct_lower_err_val();
+    bool lo = h[1] && a[1].kind != CT_LV_NONE, hi = h[2] && a[2].kind != CT_LV_NONE;
+    if (!lo && !hi) return ERR(call, "%s needs min or max", fn);
+    ct_lower_set_loc(L, call);
+    ct_value *r = a[0].t;
+    ct_dtype dt = r->type.dtype;
+    if (lo) {
+      ct_value *m = ct_lower_to_tensor(L, a[1], dt);
+      if (!m) return ERR(call, "%s: min must be a number or a tensor", fn);
+      r = ct_build_binary(&L->b, CT_OP_MAXIMUM, r, m);
+    }
+    if (hi && r) {
+      ct_value *m = ct_lower_to_tensor(L, a[2], dt);
+      if (!m) return ERR(call, "%s: max must be a number or a tensor", fn);
+      r = ct_build_binary(&L->b, CT_OP_MINIMUM, r, m);
+    }
+    return ct_lower_tensor(r);
+  }
+  if (self && (strcmp(fn, "expand") == 0 || strcmp(fn, "expand_as") == 0)) {
+    /* -1 keeps a dim; new leading dims are allowed, as in PyTorch. */
+    ct_lower_val d[CT_MAX_RANK];
+    int n;
+    if (fn[6] == '_') {
+      static const char *const nm[] = {"other"};
+      if (!ct_lower_bind_args(L, e, call, "Tensor.expand_as", 1, nm, a, h) ||
+          !need_tensor(L, call, a[0], fn, "other"))
+        return ct_lower_err_val();
+      n = a[0].t->type.rank;
+      for (int i = 0; i < n; i++)
+        d[i] = ct_lower_dim(a[0].t->type.dims[i]);
+    } else {
+      if (call->u.call.kwargs.n)
+        return ERR(&call->u.call.kwargs.items[0], "Tensor.expand takes sizes only");
+      if (!int_varargs(L, e, call, 0, d, &n)) return ct_lower_err_val();
+    }
+    const ct_type *ty = &self->t->type;
+    if (n < ty->rank)
+      return ERR(call, "expand: %d sizes for a tensor of rank %d", n, ty->rank);
+    ct_dim shape[CT_MAX_RANK];
+    for (int i = 0; i < n; i++) {
+      int src = i - (n - ty->rank);
+      bool keep = ct_dim_is_const(d[i].i) && d[i].i.off == -1;
+      if (keep && src < 0) return ERR(call, "expand: -1 is not allowed for a new leading dim");
+      shape[i] = keep ? ty->dims[src] : d[i].i;
+    }
+    ct_lower_set_loc(L, call);
+    return ct_lower_tensor(ct_build_expand(&L->b, self->t, n, shape));
   }
   if (self && strcmp(fn, "t") == 0) {
     if (args->n || call->u.call.kwargs.n) return ERR(call, "Tensor.t takes no arguments");

@@ -85,3 +85,16 @@ class Pooling(nn.Module):
         d = F.avg_pool2d(h, 3, 1, 1, ceil_mode=True, count_include_pad=True)
         e = self.adapt(self.valid(h))
         return a, b, c, d, e
+
+
+class Elementwise(nn.Module):
+    """clamp (method and function), masked_fill with float('-inf') before a softmax, expand
+    and expand_as (ctorchc ... --class Elementwise --input x=f32[N,4] --input y=f32[1,4])."""
+
+    def forward(self, x, y):
+        a = x.clamp(min=0.0)
+        b = torch.clamp(x, -0.5, 0.5)
+        c = x.masked_fill(x < -1.5, float('-inf')).softmax(dim=-1)
+        d = y.expand(x.shape[0], -1) + x
+        e = y.expand_as(x) * 2
+        return a, b, c, d, e
