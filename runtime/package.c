@@ -2,8 +2,8 @@
  * section table and every section's bounds, alignment, overlap and CRC32 before anyone reads a
  * byte of a section; the runtime API (runtime/api/) then interprets the sections. */
 #include <errno.h>
-#include <pthread.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -34,7 +34,8 @@ static uint32_t crc_table[256];
 static void crc_init(void) {
   for (uint32_t i = 0; i < 256; i++) {
     uint32_t c = i;
-    for (int k = 0; k < 8; k++) c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+    for (int k = 0; k < 8; k++)
+      c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
     crc_table[i] = c;
   }
 }
@@ -44,7 +45,8 @@ uint32_t ct_crc32(uint32_t crc, const void *data, size_t len) {
   pthread_once(&once, crc_init);
   const uint8_t *p = data;
   crc = ~crc;
-  for (size_t i = 0; i < len; i++) crc = crc_table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+  for (size_t i = 0; i < len; i++)
+    crc = crc_table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
   return ~crc;
 }
 
@@ -81,14 +83,18 @@ static ct_status check_image(ct_package *p, const char *file, ct_diag *diag) {
   const uint8_t *b = p->base;
   size_t len = p->len;
   if (len < 12)
-    return fail(diag, file, CT_ERR_FORMAT, "not a ctorch package: %zu bytes, shorter than the "
-                "magic and version", len);
+    return fail(diag, file, CT_ERR_FORMAT,
+                "not a ctorch package: %zu bytes, shorter than the "
+                "magic and version",
+                len);
   if (memcmp(b, CT_PKG_MAGIC, 8) != 0)
-    return fail(diag, file, CT_ERR_FORMAT, "not a ctorch package: bad magic (expected "
+    return fail(diag, file, CT_ERR_FORMAT,
+                "not a ctorch package: bad magic (expected "
                 "'" CT_PKG_MAGIC "')");
   p->version = ct_pkg_rd32(b + 8);
   if (p->version > CT_PKG_VERSION)
-    return fail(diag, file, CT_ERR_VERSION, "package format version %u is newer than this "
+    return fail(diag, file, CT_ERR_VERSION,
+                "package format version %u is newer than this "
                 "runtime reads (up to %u): rebuild the package or upgrade ctorch",
                 p->version, CT_PKG_VERSION);
   if (p->version == 0)
@@ -102,16 +108,20 @@ static ct_status check_image(ct_package *p, const char *file, ct_diag *diag) {
   uint32_t n = ct_pkg_rd32(b + 12);
   uint64_t file_size = ct_pkg_rd64(b + 16);
   if (file_size != len)
-    return fail(diag, file, CT_ERR_FORMAT, "%s: the header records %llu bytes, the file has "
-                "%zu", file_size > len ? "truncated" : "trailing bytes",
-                (unsigned long long)file_size, len);
+    return fail(diag, file, CT_ERR_FORMAT,
+                "%s: the header records %llu bytes, the file has "
+                "%zu",
+                file_size > len ? "truncated" : "trailing bytes", (unsigned long long)file_size,
+                len);
   if (n == 0 || n > CT_PKG_MAX_SECTIONS)
     return fail(diag, file, CT_ERR_FORMAT, "section count %u out of range (1..%d)", n,
                 CT_PKG_MAX_SECTIONS);
   uint64_t table_end = CT_PKG_HEADER_SIZE + (uint64_t)n * CT_PKG_ENTRY_SIZE;
   if (table_end > len)
-    return fail(diag, file, CT_ERR_FORMAT, "section table (%u entries) ends at byte %llu, past "
-                "the end of the file (%zu)", n, (unsigned long long)table_end, len);
+    return fail(diag, file, CT_ERR_FORMAT,
+                "section table (%u entries) ends at byte %llu, past "
+                "the end of the file (%zu)",
+                n, (unsigned long long)table_end, len);
   if (ct_crc32(0, b + CT_PKG_HEADER_SIZE, (size_t)(table_end - CT_PKG_HEADER_SIZE)) !=
       ct_pkg_rd32(b + 24))
     return fail(diag, file, CT_ERR_FORMAT, "section table checksum mismatch");
@@ -127,22 +137,31 @@ static ct_status check_image(ct_package *p, const char *file, ct_diag *diag) {
     s->crc32 = ct_pkg_rd32(e + 24);
     const char *kn = ct_pkg_kind_name(s->kind);
     if (s->offset % CT_PKG_ALIGN)
-      return fail(diag, file, CT_ERR_FORMAT, "section %u (%s): offset %llu is not %d-byte "
-                  "aligned", i, kn, (unsigned long long)s->offset, CT_PKG_ALIGN);
+      return fail(diag, file, CT_ERR_FORMAT,
+                  "section %u (%s): offset %llu is not %d-byte "
+                  "aligned",
+                  i, kn, (unsigned long long)s->offset, CT_PKG_ALIGN);
     if (s->offset < table_end)
-      return fail(diag, file, CT_ERR_FORMAT, "section %u (%s): offset %llu overlaps the header "
-                  "or section table", i, kn, (unsigned long long)s->offset);
+      return fail(diag, file, CT_ERR_FORMAT,
+                  "section %u (%s): offset %llu overlaps the header "
+                  "or section table",
+                  i, kn, (unsigned long long)s->offset);
     if (s->offset > len || s->size > len - s->offset)
-      return fail(diag, file, CT_ERR_FORMAT, "section %u (%s): bytes %llu..+%llu run past the "
-                  "end of the file (%zu)", i, kn, (unsigned long long)s->offset,
-                  (unsigned long long)s->size, len);
+      return fail(diag, file, CT_ERR_FORMAT,
+                  "section %u (%s): bytes %llu..+%llu run past the "
+                  "end of the file (%zu)",
+                  i, kn, (unsigned long long)s->offset, (unsigned long long)s->size, len);
     if (!kind_known(s->kind) && (s->flags & CT_PKG_FLAG_REQUIRED))
-      return fail(diag, file, CT_ERR_UNSUPPORTED, "section %u has kind %u, unknown to this "
-                  "runtime, and is marked required", i, s->kind);
+      return fail(diag, file, CT_ERR_UNSUPPORTED,
+                  "section %u has kind %u, unknown to this "
+                  "runtime, and is marked required",
+                  i, s->kind);
     for (uint32_t k = 0; k < i; k++)
       if (kind_known(s->kind) && all[k].kind == s->kind)
-        return fail(diag, file, CT_ERR_FORMAT, "section %u: a second %s section (the first is "
-                    "section %u)", i, kn, k);
+        return fail(diag, file, CT_ERR_FORMAT,
+                    "section %u: a second %s section (the first is "
+                    "section %u)",
+                    i, kn, k);
     s->data = b + s->offset;
   }
   ct_pkg_section sorted[CT_PKG_MAX_SECTIONS];
@@ -156,9 +175,11 @@ static ct_status check_image(ct_package *p, const char *file, ct_diag *diag) {
   for (uint32_t i = 0; i < n; i++) {
     const ct_pkg_section *s = &all[i];
     if (ct_crc32(0, s->data, (size_t)s->size) != s->crc32)
-      return fail(diag, file, CT_ERR_FORMAT, "section %u (%s): checksum mismatch (corrupted "
-                  "bytes %llu..+%llu)", i, ct_pkg_kind_name(s->kind),
-                  (unsigned long long)s->offset, (unsigned long long)s->size);
+      return fail(diag, file, CT_ERR_FORMAT,
+                  "section %u (%s): checksum mismatch (corrupted "
+                  "bytes %llu..+%llu)",
+                  i, ct_pkg_kind_name(s->kind), (unsigned long long)s->offset,
+                  (unsigned long long)s->size);
     if (kind_known(s->kind)) p->sections[p->n++] = *s;
   }
   if (!ct_package_find(p, CT_PKG_META))

@@ -12,10 +12,12 @@ static inline uint64_t ct_pkg_rd64(const uint8_t *p) {
   return (uint64_t)ct_pkg_rd32(p) | (uint64_t)ct_pkg_rd32(p + 4) << 32;
 }
 static inline void ct_pkg_wr32(uint8_t *p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+  for (int i = 0; i < 4; i++)
+    p[i] = (uint8_t)(v >> (8 * i));
 }
 static inline void ct_pkg_wr64(uint8_t *p, uint64_t v) {
-  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+  for (int i = 0; i < 8; i++)
+    p[i] = (uint8_t)(v >> (8 * i));
 }
 
 #endif

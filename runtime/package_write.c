@@ -11,7 +11,9 @@
 #include "ctorch/package.h"
 #include "package_internal.h"
 
-static uint64_t align_up(uint64_t x) { return (x + CT_PKG_ALIGN - 1) / CT_PKG_ALIGN * CT_PKG_ALIGN; }
+static uint64_t align_up(uint64_t x) {
+  return (x + CT_PKG_ALIGN - 1) / CT_PKG_ALIGN * CT_PKG_ALIGN;
+}
 
 ct_status ct_package_serialize(int n, const ct_pkg_blob *sections, void **out, size_t *out_len,
                                ct_diag *diag) {
@@ -29,8 +31,9 @@ ct_status ct_package_serialize(int n, const ct_pkg_blob *sections, void **out, s
   /* The last section ends the file: no trailing padding. */
   uint64_t total = offsets[n - 1] + sections[n - 1].size;
   uint8_t *img = calloc(1, (size_t)total);
-  if (!img) return ct_diag_error(diag, NULL, 0, 0, "package: out of memory (%llu bytes)",
-                                 (unsigned long long)total);
+  if (!img)
+    return ct_diag_error(diag, NULL, 0, 0, "package: out of memory (%llu bytes)",
+                         (unsigned long long)total);
   memcpy(img, CT_PKG_MAGIC, 8);
   ct_pkg_wr32(img + 8, CT_PKG_VERSION);
   ct_pkg_wr32(img + 12, (uint32_t)n);

@@ -21,8 +21,7 @@ typedef struct options {
 void print_result(const char *name, const ct_tensor *t);
 /* Compares got with want within o's tolerances; returns 0 when they agree, else reports the
  * worst element to stderr and returns 1. */
-int check_result(const char *name, const ct_tensor *got, const ct_tensor *want,
-                 const options *o);
+int check_result(const char *name, const ct_tensor *got, const ct_tensor *want, const options *o);
 
 /* Is path a .ctm package or a shared object (by extension or magic)? */
 bool ctorch_run_is_compiled(const char *path);

@@ -41,7 +41,8 @@ static const char *role_name(ct_role r) {
 
 static void list_model(const ct_model *m) {
   printf("model %s\n", ct_model_name(m));
-  for (int s = 1; s <= ct_model_num_symbols(m); s++) printf("symbol %s\n", ct_model_symbol(m, s));
+  for (int s = 1; s <= ct_model_num_symbols(m); s++)
+    printf("symbol %s\n", ct_model_symbol(m, s));
   for (int i = 0; i < ct_model_num_params(m); i++) {
     const ct_tensor *t = ct_model_get_param(m, ct_model_param_name(m, i));
     char desc[128] = "(no value)";
@@ -91,7 +92,8 @@ typedef struct profile {
 static void on_node(void *ctx, const char *op, double seconds) {
   profile *p = ctx;
   int i = 0;
-  while (i < p->n && strcmp(p->ops[i].op, op) != 0) i++;
+  while (i < p->n && strcmp(p->ops[i].op, op) != 0)
+    i++;
   if (i == p->n) {
     if (p->n == 256) return;
     p->ops[p->n++] = (op_time){op, 0, 0};
@@ -108,7 +110,8 @@ static int by_time(const void *a, const void *b) {
 static void print_profile(profile *p, long long runs) {
   qsort(p->ops, (size_t)p->n, sizeof *p->ops, by_time);
   double total = 0;
-  for (int i = 0; i < p->n; i++) total += p->ops[i].seconds;
+  for (int i = 0; i < p->n; i++)
+    total += p->ops[i].seconds;
   printf("profile: %lld run%s, %.3f ms in kernels per run\n", runs, runs == 1 ? "" : "s",
          1e3 * total / (double)runs);
   printf("  %-20s %8s %12s %7s\n", "op", "calls", "ms/run", "%");
@@ -143,8 +146,7 @@ int ctorch_run_compiled(const options *o) {
       goto done;
     }
   }
-  int e = o->entry ? ct_model_find_entry(m, o->entry)
-                   : ct_model_num_entries(m) > 0 ? 0 : -1;
+  int e = o->entry ? ct_model_find_entry(m, o->entry) : ct_model_num_entries(m) > 0 ? 0 : -1;
   if (!o->entry)
     for (int k = 0; k < ct_model_num_entries(m); k++)
       if (strcmp(ct_model_entry_name(m, k), "forward") == 0) e = k;
@@ -208,21 +210,24 @@ int ctorch_run_compiled(const options *o) {
     int64_t batch = first && first->rank && in[0]->rank ? in[0]->shape[0] : 1;
     printf("bench: %s x %lld (%s): min %.4f ms, median %.4f ms, %.1f samples/s (batch %lld)\n",
            ct_model_entry_name(m, e), runs,
-           ct_model_entry_is_native(m, e) ? "native" : "interpreted", 1e3 * times[0],
-           1e3 * median, median > 0 ? (double)batch / median : INFINITY, (long long)batch);
+           ct_model_entry_is_native(m, e) ? "native" : "interpreted", 1e3 * times[0], 1e3 * median,
+           median > 0 ? (double)batch / median : INFINITY, (long long)batch);
   }
   free(times);
   if (o->profile) {
     if (ct_model_entry_is_native(m, e))
       printf("profile: entry '%s' runs native code, which has no per-kernel timing; add "
-             "--interpret to profile its IR on the runtime's kernels\n", ct_model_entry_name(m, e));
+             "--interpret to profile its IR on the runtime's kernels\n",
+             ct_model_entry_name(m, e));
     else
       print_profile(&prof, runs);
   }
 
-  for (int i = 0; i < n_out; i++) names[i] = ct_model_output(m, e, i)->name;
+  for (int i = 0; i < n_out; i++)
+    names[i] = ct_model_output(m, e, i)->name;
   if (o->print)
-    for (int i = 0; i < n_out; i++) print_result(names[i], out[i]);
+    for (int i = 0; i < n_out; i++)
+      print_result(names[i], out[i]);
   if (o->outputs && ct_st_save(o->outputs, n_out, names, out, 0, NULL, NULL, &diag) != CT_OK) {
     ct_diag_print(&diag, stderr);
     goto done;
@@ -253,7 +258,8 @@ int ctorch_run_compiled(const options *o) {
   }
   rc = mismatches ? 1 : 0;
 done:
-  for (int i = 0; out && i < n_out; i++) ct_tensor_release(out[i]);
+  for (int i = 0; out && i < n_out; i++)
+    ct_tensor_release(out[i]);
   free(in);
   free(out);
   free(names);

@@ -57,17 +57,19 @@ static bool is_target(const ctorchc_options *o, const char *name) {
   return o->train && o->n_targets == 0 && strcmp(name, "y") == 0;
 }
 
-static uint64_t align_up(uint64_t x) { return (x + CT_PKG_ALIGN - 1) / CT_PKG_ALIGN * CT_PKG_ALIGN; }
+static uint64_t align_up(uint64_t x) {
+  return (x + CT_PKG_ALIGN - 1) / CT_PKG_ALIGN * CT_PKG_ALIGN;
+}
 
 /* The metadata JSON (docs/abi.md) and the weights blob laid out at the offsets it records. */
 static ct_status build_meta(const ct_module *m, const ctorchc_options *o, const char *name,
-                            char **json, uint8_t **weights, uint64_t *weights_size,
-                            ct_diag *diag) {
+                            char **json, uint8_t **weights, uint64_t *weights_size, ct_diag *diag) {
   cJSON *root = cJSON_CreateObject();
   cJSON_AddNumberToObject(root, "abi", CT_ABI_VERSION);
   cJSON_AddStringToObject(root, "name", name);
   cJSON *syms = cJSON_AddArrayToObject(root, "symbols");
-  for (int i = 1; i <= m->n_syms; i++) cJSON_AddItemToArray(syms, cJSON_CreateString(m->syms[i]));
+  for (int i = 1; i <= m->n_syms; i++)
+    cJSON_AddItemToArray(syms, cJSON_CreateString(m->syms[i]));
   cJSON *params = cJSON_AddArrayToObject(root, "params");
   uint64_t pos = 0;
   uint64_t *offsets = calloc((size_t)m->n_params + 1, sizeof *offsets);
@@ -108,8 +110,10 @@ static ct_status build_meta(const ct_module *m, const ctorchc_options *o, const 
       char buf[32];
       const char *rn = ct_graph_result_name(g, i);
       if (!rn) {
-        if (n_res == 1) snprintf(buf, sizeof buf, "output");
-        else snprintf(buf, sizeof buf, "output%d", i);
+        if (n_res == 1)
+          snprintf(buf, sizeof buf, "output");
+        else
+          snprintf(buf, sizeof buf, "output%d", i);
         rn = buf;
       }
       cJSON_AddItemToArray(res, io_json(m, rn, &ct_graph_result(g, i)->type, NULL));
@@ -147,8 +151,8 @@ static ct_status build_native(const ct_module *m, const ctorchc_options *o, cons
   if (fd < 0) return ct_diag_error(diag, path, 0, 0, "cannot create: %s", strerror(errno));
   close(fd);
   /* Weights live in the package's weights section; the code takes them as arguments. */
-  ct_codegen_options cg = {name, o->cpu, o->features, o->opt_level, false, o->self_contained,
-                           o->print_fallbacks, NULL};
+  ct_codegen_options cg = {
+      name, o->cpu, o->features, o->opt_level, false, o->self_contained, o->print_fallbacks, NULL};
   ct_status st = ct_codegen_llvm(m, &cg, CT_EMIT_SO, path, diag);
   if (st == CT_OK) {
     *so = cli_read_file(path, so_len, diag);

@@ -32,8 +32,13 @@ extern "C" {
 typedef struct ct_model ct_model;
 
 /* Roles of an entry's inputs, as in the metadata (docs/abi.md). */
-typedef enum ct_role { CT_ROLE_INPUT, CT_ROLE_TARGET, CT_ROLE_PARAM, CT_ROLE_BUFFER,
-                       CT_ROLE_STATE } ct_role;
+typedef enum ct_role {
+  CT_ROLE_INPUT,
+  CT_ROLE_TARGET,
+  CT_ROLE_PARAM,
+  CT_ROLE_BUFFER,
+  CT_ROLE_STATE
+} ct_role;
 
 /* One input or result of an entry. dims[i] is coef * symbol + off (ct_dim); its symbol names
  * come from ct_model_symbol. */

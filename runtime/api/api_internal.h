@@ -20,22 +20,22 @@ typedef struct api_param {
   int rank;
   int64_t shape[CT_MAX_RANK];
   uint64_t offset, nbytes; /* in the weights blob */
-  ct_tensor *cur;   /* the current value, or NULL when not given (external weights) */
-  bool writable;    /* cur may be written (ours, or a view of the private package mapping) */
-  ct_tensor *spare; /* a writable buffer a native train step writes the next value into */
+  ct_tensor *cur;          /* the current value, or NULL when not given (external weights) */
+  bool writable;           /* cur may be written (ours, or a view of the private package mapping) */
+  ct_tensor *spare;        /* a writable buffer a native train step writes the next value into */
 } api_param;
 
 typedef struct api_entry {
   char *name;
   int n_in, n_res;
-  ct_io_info *in, *res;   /* every graph input and result, in ABI order */
-  int *in_param;          /* per input: its parameter slot, or -1 for a caller input */
-  int *res_param;         /* per result: the slot a `new.<key>` result replaces, or -1 */
+  ct_io_info *in, *res; /* every graph input and result, in ABI order */
+  int *in_param;        /* per input: its parameter slot, or -1 for a caller input */
+  int *res_param;       /* per result: the slot a `new.<key>` result replaces, or -1 */
   int n_user_in, n_user_out;
   int *user_in, *user_out; /* indices into in / res */
   ct_abi_entry_fn call;    /* native code, or NULL: the interpreter runs `graph` */
   ct_abi_workspace_fn workspace_size;
-  const void *graph;       /* const ct_graph * of the fallback module, when interpreted */
+  const void *graph; /* const ct_graph * of the fallback module, when interpreted */
 } api_entry;
 
 struct ct_model {
@@ -46,10 +46,10 @@ struct ct_model {
   api_param *params;
   int n_entries;
   api_entry *entries;
-  ct_package *pkg;  /* .ctm: the mapped package; NULL for a .so */
-  void *dl;         /* the dlopen'ed native code, or NULL */
-  void *ir;         /* ct_module * parsed from the IR section, or NULL */
-  void *workspace;  /* native calls' workspace, grown on demand */
+  ct_package *pkg; /* .ctm: the mapped package; NULL for a .so */
+  void *dl;        /* the dlopen'ed native code, or NULL */
+  void *ir;        /* ct_module * parsed from the IR section, or NULL */
+  void *workspace; /* native calls' workspace, grown on demand */
   size_t workspace_cap;
   ct_model_profile_fn profile;
   void *profile_ctx;

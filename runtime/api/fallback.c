@@ -33,8 +33,10 @@ ct_status api_load_ir(ct_model *m, const char *text, size_t len, const char *whe
   ct_diag_init(&diag);
   ct_module *ir = ct_module_parse(text, len, "<package ir>", &diag);
   ct_status st = CT_OK;
-  if (!ir) st = fail_first(&diag, where, "IR section");
-  else if (ct_module_verify(ir, &diag) != CT_OK) st = fail_first(&diag, where, "IR section");
+  if (!ir)
+    st = fail_first(&diag, where, "IR section");
+  else if (ct_module_verify(ir, &diag) != CT_OK)
+    st = fail_first(&diag, where, "IR section");
   ct_diag_free(&diag);
   if (st != CT_OK) {
     ct_module_free(ir);
@@ -47,20 +49,25 @@ ct_status api_load_ir(ct_model *m, const char *text, size_t len, const char *whe
     const ct_graph *g = ct_module_find_graph(ir, e->name);
     if (!g) return api_fail(CT_ERR_FORMAT, "%s: the IR has no graph @%s", where, e->name);
     if (ct_graph_num_inputs(g) != e->n_in || ct_graph_num_results(g) != e->n_res)
-      return api_fail(CT_ERR_FORMAT, "%s: graph @%s has %d inputs and %d results, the metadata "
-                      "%d and %d", where, e->name, ct_graph_num_inputs(g),
-                      ct_graph_num_results(g), e->n_in, e->n_res);
+      return api_fail(CT_ERR_FORMAT,
+                      "%s: graph @%s has %d inputs and %d results, the metadata "
+                      "%d and %d",
+                      where, e->name, ct_graph_num_inputs(g), ct_graph_num_results(g), e->n_in,
+                      e->n_res);
     for (int k = 0; k < e->n_in; k++) {
       const ct_value *v = ct_graph_input(g, k);
-      if (!v->name || strcmp(v->name, e->in[k].name) != 0 ||
-          !same_sig(ir, m, &v->type, &e->in[k]))
-        return api_fail(CT_ERR_FORMAT, "%s: graph @%s input %d does not match the metadata's "
-                        "'%s'", where, e->name, k, e->in[k].name);
+      if (!v->name || strcmp(v->name, e->in[k].name) != 0 || !same_sig(ir, m, &v->type, &e->in[k]))
+        return api_fail(CT_ERR_FORMAT,
+                        "%s: graph @%s input %d does not match the metadata's "
+                        "'%s'",
+                        where, e->name, k, e->in[k].name);
     }
     for (int k = 0; k < e->n_res; k++)
       if (!same_sig(ir, m, &ct_graph_result(g, k)->type, &e->res[k]))
-        return api_fail(CT_ERR_FORMAT, "%s: graph @%s result %d does not match the metadata's "
-                        "'%s'", where, e->name, k, e->res[k].name);
+        return api_fail(CT_ERR_FORMAT,
+                        "%s: graph @%s result %d does not match the metadata's "
+                        "'%s'",
+                        where, e->name, k, e->res[k].name);
     e->graph = g;
   }
   return CT_OK;
@@ -92,13 +99,15 @@ ct_status api_interpret(ct_model *m, const api_entry *e, ct_tensor *const *args,
   ct_status st = ct_interpret(e->graph, args, e->n_in, &out, &n_out, &diag);
   if (m->profile) ct_interp_set_observer(NULL, NULL);
   if (st == CT_OK && n_out != e->n_res) {
-    for (int i = 0; i < n_out; i++) ct_tensor_release(out[i]);
+    for (int i = 0; i < n_out; i++)
+      ct_tensor_release(out[i]);
     st = api_fail(CT_ERR_INTERNAL, "%s: @%s returned %d results, expected %d", m->path, e->name,
                   n_out, e->n_res);
   } else if (st != CT_OK) {
     api_fail(st, "%s: %s", m->path, diag.n_errors ? ct_diag_first_error(&diag) : "failed");
   } else {
-    for (int i = 0; i < n_out; i++) results[i] = out[i];
+    for (int i = 0; i < n_out; i++)
+      results[i] = out[i];
   }
   free(out);
   ct_diag_free(&diag);

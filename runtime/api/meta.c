@@ -88,7 +88,8 @@ static bool parse_dim_text(const ct_model *m, const char *s, ct_dim *out) {
     p = end + 1;
   }
   const char *name = p;
-  while (isalnum((unsigned char)*p) || *p == '_') p++;
+  while (isalnum((unsigned char)*p) || *p == '_')
+    p++;
   size_t nlen = (size_t)(p - name);
   int sym = 0;
   for (int i = 1; i <= m->n_syms && !sym; i++)
@@ -109,8 +110,7 @@ static bool parse_dim_text(const ct_model *m, const char *s, ct_dim *out) {
   return true;
 }
 
-static ct_status parse_dtype(const meta_ctx *c, const cJSON *obj, const char *what,
-                             ct_dtype *out) {
+static ct_status parse_dtype(const meta_ctx *c, const cJSON *obj, const char *what, ct_dtype *out) {
   const char *s = json_str(obj, "dtype");
   if (!s || ct_dtype_parse(s, strlen(s), out) != 0)
     return bad(c, "%s: 'dtype' missing or unknown%s%s%s", what, s ? " ('" : "", s ? s : "",
@@ -119,8 +119,8 @@ static ct_status parse_dtype(const meta_ctx *c, const cJSON *obj, const char *wh
 }
 
 /* A shape: an array of at most CT_MAX_RANK dims (integers, or dim text when symbolic). */
-static ct_status parse_shape(const meta_ctx *c, const cJSON *obj, const char *what,
-                             bool symbolic, int *rank, ct_dim *dims) {
+static ct_status parse_shape(const meta_ctx *c, const cJSON *obj, const char *what, bool symbolic,
+                             int *rank, ct_dim *dims) {
   const cJSON *shape = cJSON_GetObjectItemCaseSensitive(obj, "shape");
   if (!cJSON_IsArray(shape)) return bad(c, "%s: 'shape' missing or not an array", what);
   int n = cJSON_GetArraySize(shape);
@@ -159,10 +159,14 @@ static ct_status parse_params(const meta_ctx *c, const cJSON *arr) {
     for (int k = 0; k < m->n_params; k++)
       if (strcmp(m->params[k].name, name) == 0) return bad(c, "%s appears twice", what);
     const char *kind = json_str(it, "kind");
-    if (kind && strcmp(kind, "weight") == 0) p->role = CT_ROLE_PARAM;
-    else if (kind && strcmp(kind, "buffer") == 0) p->role = CT_ROLE_BUFFER;
-    else if (kind && strcmp(kind, "state") == 0) p->role = CT_ROLE_STATE;
-    else return bad(c, "%s: 'kind' must be weight, buffer or state", what);
+    if (kind && strcmp(kind, "weight") == 0)
+      p->role = CT_ROLE_PARAM;
+    else if (kind && strcmp(kind, "buffer") == 0)
+      p->role = CT_ROLE_BUFFER;
+    else if (kind && strcmp(kind, "state") == 0)
+      p->role = CT_ROLE_STATE;
+    else
+      return bad(c, "%s: 'kind' must be weight, buffer or state", what);
     ct_dim dims[CT_MAX_RANK];
     ct_status st = parse_dtype(c, it, what, &p->dtype);
     if (st == CT_OK) st = parse_shape(c, it, what, false, &p->rank, dims);
@@ -181,8 +185,8 @@ static ct_status parse_params(const meta_ctx *c, const cJSON *arr) {
     if ((uint64_t)nbytes != numel * ct_dtype_size(p->dtype))
       return bad(c, "%s: nbytes %lld does not match its dtype and shape (%llu)", what,
                  (long long)nbytes, (unsigned long long)(numel * ct_dtype_size(p->dtype)));
-    if (off % CT_ALIGN) return bad(c, "%s: offset %lld is not %d-byte aligned", what,
-                                   (long long)off, CT_ALIGN);
+    if (off % CT_ALIGN)
+      return bad(c, "%s: offset %lld is not %d-byte aligned", what, (long long)off, CT_ALIGN);
     if ((uint64_t)off > c->weights_size || (uint64_t)nbytes > c->weights_size - (uint64_t)off)
       return bad(c, "%s: bytes %lld..+%lld lie outside the weights (%llu bytes)", what,
                  (long long)off, (long long)nbytes, (unsigned long long)c->weights_size);
@@ -253,8 +257,8 @@ static ct_status parse_entry(const meta_ctx *c, const cJSON *it, api_entry *e) {
   if (!cJSON_IsObject(it) || !is_ident(name))
     return bad(c, "an entry has a missing or invalid 'name'");
   if (!(e->name = dup(name))) return api_fail(CT_ERR_NOMEM, "out of memory");
-  ct_status st = parse_ios(c, name, cJSON_GetObjectItemCaseSensitive(it, "inputs"), true,
-                           &e->n_in, &e->in);
+  ct_status st =
+      parse_ios(c, name, cJSON_GetObjectItemCaseSensitive(it, "inputs"), true, &e->n_in, &e->in);
   if (st == CT_OK)
     st = parse_ios(c, name, cJSON_GetObjectItemCaseSensitive(it, "results"), false, &e->n_res,
                    &e->res);
@@ -271,12 +275,14 @@ static ct_status parse_entry(const meta_ctx *c, const cJSON *it, api_entry *e) {
     e->in_param[i] = -1;
     if (io->role == CT_ROLE_INPUT || io->role == CT_ROLE_TARGET) {
       e->user_in[e->n_user_in++] = i;
-      for (int d = 0; d < io->rank; d++) bound[io->dims[d].sym] = true;
+      for (int d = 0; d < io->rank; d++)
+        bound[io->dims[d].sym] = true;
       continue;
     }
     int p = find_param(m, io->name);
-    if (p < 0) return bad(c, "entry '%s': input '%s' is a %s but no param has that name", name,
-                          io->name, io->role == CT_ROLE_STATE ? "state" : "parameter");
+    if (p < 0)
+      return bad(c, "entry '%s': input '%s' is a %s but no param has that name", name, io->name,
+                 io->role == CT_ROLE_STATE ? "state" : "parameter");
     if (!same_type(&m->params[p], io))
       return bad(c, "entry '%s': input '%s' does not have its param's dtype and shape", name,
                  io->name);
@@ -324,8 +330,8 @@ ct_status api_parse_meta(ct_model *m, const char *json, size_t len, uint64_t wei
     st = api_fail(CT_ERR_VERSION, "%s: built for model ABI %lld, newer than this runtime's (%d)",
                   where, (long long)abi, CT_ABI_VERSION);
   } else if (abi != CT_ABI_VERSION) {
-    st = api_fail(CT_ERR_VERSION, "%s: built for model ABI %lld; this runtime runs ABI %d",
-                  where, (long long)abi, CT_ABI_VERSION);
+    st = api_fail(CT_ERR_VERSION, "%s: built for model ABI %lld; this runtime runs ABI %d", where,
+                  (long long)abi, CT_ABI_VERSION);
   } else if (!is_ident(name)) {
     st = bad(&c, "'name' missing or not an identifier");
   } else if (syms && !cJSON_IsArray(syms)) {
@@ -344,8 +350,8 @@ ct_status api_parse_meta(ct_model *m, const char *json, size_t len, uint64_t wei
       break;
     }
     for (int k = 1; k <= m->n_syms; k++)
-      if (strcmp(m->syms[k], s->valuestring) == 0) st = bad(&c, "symbol '%s' appears twice",
-                                                            s->valuestring);
+      if (strcmp(m->syms[k], s->valuestring) == 0)
+        st = bad(&c, "symbol '%s' appears twice", s->valuestring);
     if (st == CT_OK && !(m->syms[m->n_syms + 1] = dup(s->valuestring)))
       st = api_fail(CT_ERR_NOMEM, "out of memory");
     if (st == CT_OK) m->n_syms++;

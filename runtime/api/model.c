@@ -31,8 +31,7 @@ static ct_status fail_diag(ct_status st, const ct_diag *d) {
   for (int i = 0; i < d->n; i++) {
     const ct_diag_entry *e = &d->items[i];
     if (e->sev != CT_SEV_ERROR) continue;
-    if (e->file && e->line)
-      return api_fail(st, "%s:%d:%d: %s", e->file, e->line, e->col, e->msg);
+    if (e->file && e->line) return api_fail(st, "%s:%d:%d: %s", e->file, e->line, e->col, e->msg);
     if (e->file) return api_fail(st, "%s: %s", e->file, e->msg);
     return api_fail(st, "%s", e->msg);
   }
@@ -57,8 +56,7 @@ static ct_status bind_weights(ct_model *m, const uint8_t *weights) {
   if (!weights) weights = none;
   for (int i = 0; i < m->n_params; i++) {
     api_param *p = &m->params[i];
-    p->cur = ct_tensor_wrap(p->dtype, p->rank, p->shape, (void *)(weights + p->offset), NULL,
-                            NULL);
+    p->cur = ct_tensor_wrap(p->dtype, p->rank, p->shape, (void *)(weights + p->offset), NULL, NULL);
     if (!p->cur) return api_fail(CT_ERR_NOMEM, "out of memory");
     p->writable = m->pkg != NULL; /* a .so's embedded weights are read-only */
   }
@@ -111,8 +109,8 @@ static ct_status load_ctm(ct_model *m, const void *image, size_t len, unsigned f
   const ct_pkg_section *ir = ct_package_find(m->pkg, CT_PKG_IR);
   const ct_pkg_section *native =
       flags & CT_LOAD_INTERPRET ? NULL : ct_package_find(m->pkg, CT_PKG_NATIVE);
-  st = api_parse_meta(m, (const char *)meta->data, (size_t)meta->size,
-                      weights ? weights->size : 0, m->path);
+  st = api_parse_meta(m, (const char *)meta->data, (size_t)meta->size, weights ? weights->size : 0,
+                      m->path);
   if (st == CT_OK) st = bind_weights(m, weights ? weights->data : NULL);
   if (st != CT_OK) return st;
   if (native) {
@@ -122,8 +120,10 @@ static ct_status load_ctm(ct_model *m, const void *image, size_t len, unsigned f
       if (st == CT_OK) st = api_check_native_meta(m, m->path);
       if (st != CT_OK) return st;
     } else if (!ir) {
-      return api_fail(CT_ERR_UNSUPPORTED, "%s: cannot load the native code (%s) and the package "
-                      "has no IR to interpret", m->path, why);
+      return api_fail(CT_ERR_UNSUPPORTED,
+                      "%s: cannot load the native code (%s) and the package "
+                      "has no IR to interpret",
+                      m->path, why);
     }
   }
   const api_entry *interpreted = NULL;
@@ -131,8 +131,10 @@ static ct_status load_ctm(ct_model *m, const void *image, size_t len, unsigned f
     if (!m->entries[i].call) interpreted = &m->entries[i];
   if (interpreted) {
     if (!ir)
-      return api_fail(CT_ERR_FORMAT, "%s: entry '%s' has no native code and the package has no "
-                      "IR section", m->path, interpreted->name);
+      return api_fail(CT_ERR_FORMAT,
+                      "%s: entry '%s' has no native code and the package has no "
+                      "IR section",
+                      m->path, interpreted->name);
     st = api_load_ir(m, (const char *)ir->data, (size_t)ir->size, m->path);
   }
   return st;
@@ -148,13 +150,17 @@ static ct_status load_so(ct_model *m) {
   m->dl = dlopen(so, RTLD_NOW | RTLD_LOCAL);
   if (!m->dl) {
     const char *e = dlerror();
-    return api_fail(CT_ERR_FORMAT, "%s: neither a ctorch package nor a loadable shared object "
-                    "(%s)", m->path, e ? e : "dlopen failed");
+    return api_fail(CT_ERR_FORMAT,
+                    "%s: neither a ctorch package nor a loadable shared object "
+                    "(%s)",
+                    m->path, e ? e : "dlopen failed");
   }
   ct_abi_info_fn info = (ct_abi_info_fn)dlsym(m->dl, "ctorch_model_info");
   if (!info)
-    return api_fail(CT_ERR_FORMAT, "%s: a shared object without ctorch_model_info: not built by "
-                    "ctorchc", m->path);
+    return api_fail(CT_ERR_FORMAT,
+                    "%s: a shared object without ctorch_model_info: not built by "
+                    "ctorchc",
+                    m->path);
   const char *json = info();
   if (!json) return api_fail(CT_ERR_FORMAT, "%s: ctorch_model_info returned NULL", m->path);
   ct_status st = api_parse_meta(m, json, strlen(json), UINT64_MAX, m->path);
@@ -227,8 +233,10 @@ void ct_model_free(ct_model *m) {
   free(m->params);
   for (int i = 0; i < m->n_entries; i++) {
     api_entry *e = &m->entries[i];
-    for (int k = 0; k < e->n_in; k++) free((char *)e->in[k].name);
-    for (int k = 0; k < e->n_res; k++) free((char *)e->res[k].name);
+    for (int k = 0; k < e->n_in; k++)
+      free((char *)e->in[k].name);
+    for (int k = 0; k < e->n_res; k++)
+      free((char *)e->res[k].name);
     free(e->in);
     free(e->res);
     free(e->in_param);
@@ -238,7 +246,8 @@ void ct_model_free(ct_model *m) {
     free(e->name);
   }
   free(m->entries);
-  for (int i = 1; i <= m->n_syms; i++) free(m->syms[i]);
+  for (int i = 1; i <= m->n_syms; i++)
+    free(m->syms[i]);
   api_free_ir(m);
   if (m->dl) dlclose(m->dl);
   ct_package_free(m->pkg);

@@ -15,8 +15,10 @@ ct_status api_bind_native(ct_model *m, const char *where) {
     return api_fail(CT_ERR_FORMAT, "%s: the native code has no ctorch_abi_version", where);
   int32_t v = version();
   if (v != CT_ABI_VERSION)
-    return api_fail(CT_ERR_VERSION, "%s: the native code is built for model ABI %d; this runtime "
-                    "runs ABI %d", where, (int)v, CT_ABI_VERSION);
+    return api_fail(CT_ERR_VERSION,
+                    "%s: the native code is built for model ABI %d; this runtime "
+                    "runs ABI %d",
+                    where, (int)v, CT_ABI_VERSION);
   for (int i = 0; i < m->n_entries; i++) {
     api_entry *e = &m->entries[i];
     char sym[1200];
@@ -68,11 +70,15 @@ ct_status api_check_native_meta(ct_model *m, const char *where) {
       if (strcmp(native->entries[k].name, e->name) == 0) n = &native->entries[k];
     if (!e->call) continue;
     bool same = n && n->n_in == e->n_in && n->n_res == e->n_res;
-    for (int k = 0; same && k < e->n_in; k++) same = same_io(m, &e->in[k], native, &n->in[k]);
-    for (int k = 0; same && k < e->n_res; k++) same = same_io(m, &e->res[k], native, &n->res[k]);
+    for (int k = 0; same && k < e->n_in; k++)
+      same = same_io(m, &e->in[k], native, &n->in[k]);
+    for (int k = 0; same && k < e->n_res; k++)
+      same = same_io(m, &e->res[k], native, &n->res[k]);
     if (!same)
-      st = api_fail(CT_ERR_FORMAT, "%s: the native code's signature of entry '%s' differs from "
-                    "the package metadata's", where, e->name);
+      st = api_fail(CT_ERR_FORMAT,
+                    "%s: the native code's signature of entry '%s' differs from "
+                    "the package metadata's",
+                    where, e->name);
   }
   native->dl = NULL;
   ct_model_free(native);

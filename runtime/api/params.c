@@ -26,7 +26,8 @@ ct_tensor *ct_model_get_param(const ct_model *m, const char *name) {
 static ct_status check_value(const ct_model *m, const api_param *p, const ct_tensor *t,
                              const char *where) {
   bool ok = t->dtype == p->dtype && t->rank == p->rank;
-  for (int d = 0; ok && d < p->rank; d++) ok = t->shape[d] == p->shape[d];
+  for (int d = 0; ok && d < p->rank; d++)
+    ok = t->shape[d] == p->shape[d];
   if (ok) return CT_OK;
   char got[128], want[128];
   ct_tensor_describe(t, got, sizeof got);
@@ -72,14 +73,18 @@ ct_status ct_model_load_params(ct_model *m, const char *path) {
   int n = ct_st_count(f);
   for (int i = 0; i < n && st == CT_OK; i++) {
     api_param *p = find(m, ct_st_name(f, i));
-    if (!p) st = api_fail(CT_ERR_INVALID, "%s: '%s' is not a parameter of %s", path,
-                          ct_st_name(f, i), m->path);
-    else st = check_value(m, p, ct_st_tensor(f, i), path);
+    if (!p)
+      st = api_fail(CT_ERR_INVALID, "%s: '%s' is not a parameter of %s", path, ct_st_name(f, i),
+                    m->path);
+    else
+      st = check_value(m, p, ct_st_tensor(f, i), path);
   }
   for (int i = 0; i < n && st == CT_OK; i++) {
     ct_tensor *copy = ct_tensor_clone(ct_st_tensor(f, i));
-    if (!copy) st = api_fail(CT_ERR_NOMEM, "out of memory");
-    else replace(find(m, ct_st_name(f, i)), copy);
+    if (!copy)
+      st = api_fail(CT_ERR_NOMEM, "out of memory");
+    else
+      replace(find(m, ct_st_name(f, i)), copy);
   }
   ct_st_free(f);
   return st;

@@ -33,8 +33,7 @@ static ct_status bind_input(const ct_model *m, const api_entry *e, const ct_io_i
     int64_t v = num / dim.coef;
     if (bound[dim.sym] && syms[dim.sym] != v)
       return api_fail(CT_ERR_SHAPE, "%s: input '%s' gives %s = %lld, an earlier input %lld",
-                      e->name, io->name, m->syms[dim.sym], (long long)v,
-                      (long long)syms[dim.sym]);
+                      e->name, io->name, m->syms[dim.sym], (long long)v, (long long)syms[dim.sym]);
     syms[dim.sym] = v;
     bound[dim.sym] = true;
   }
@@ -56,27 +55,28 @@ static bool has_shape(const ct_tensor *t, const ct_io_info *io, const int64_t *s
 }
 
 typedef struct call_state {
-  ct_tensor **args;  /* every graph input (owned references) */
-  ct_tensor **res;   /* every graph result (owned references) */
+  ct_tensor **args; /* every graph input (owned references) */
+  ct_tensor **res;  /* every graph result (owned references) */
   int n_in, n_res;
 } call_state;
 
 static void call_state_free(call_state *c) {
-  for (int i = 0; c->args && i < c->n_in; i++) ct_tensor_release(c->args[i]);
-  for (int i = 0; c->res && i < c->n_res; i++) ct_tensor_release(c->res[i]);
+  for (int i = 0; c->args && i < c->n_in; i++)
+    ct_tensor_release(c->args[i]);
+  for (int i = 0; c->res && i < c->n_res; i++)
+    ct_tensor_release(c->res[i]);
   free(c->args);
   free(c->res);
 }
 
-static ct_status run_native(ct_model *m, const api_entry *e, const int64_t *syms,
-                            call_state *c) {
+static ct_status run_native(ct_model *m, const api_entry *e, const int64_t *syms, call_state *c) {
   int64_t ws = e->workspace_size(syms);
-  if (ws < 0)
-    return api_fail(CT_ERR_INTERNAL, "%s: workspace size %lld", e->name, (long long)ws);
+  if (ws < 0) return api_fail(CT_ERR_INTERNAL, "%s: workspace size %lld", e->name, (long long)ws);
   if ((size_t)ws > m->workspace_cap) {
     void *p = ct_aligned_alloc((size_t)ws);
-    if (!p) return api_fail(CT_ERR_NOMEM, "%s: out of memory for a %lld-byte workspace", e->name,
-                            (long long)ws);
+    if (!p)
+      return api_fail(CT_ERR_NOMEM, "%s: out of memory for a %lld-byte workspace", e->name,
+                      (long long)ws);
     ct_aligned_free(m->workspace);
     m->workspace = p;
     m->workspace_cap = (size_t)ws;
@@ -87,15 +87,17 @@ static ct_status run_native(ct_model *m, const api_entry *e, const int64_t *syms
   if (!args || !res) {
     st = api_fail(CT_ERR_NOMEM, "out of memory");
   } else {
-    for (int i = 0; i < e->n_in; i++) args[i] = ct_tensor_data(c->args[i]);
-    for (int i = 0; i < e->n_res; i++) res[i] = ct_tensor_data(c->res[i]);
+    for (int i = 0; i < e->n_in; i++)
+      args[i] = ct_tensor_data(c->args[i]);
+    for (int i = 0; i < e->n_res; i++)
+      res[i] = ct_tensor_data(c->res[i]);
     ct_abi_call call = {syms, args, res, m->workspace};
     ct_abi_set_error("");
     int32_t rc = e->call(&call);
     if (rc != 0) {
       const char *msg = ct_abi_last_error();
-      st = api_fail(rc > 0 && rc <= CT_ERR_INTERNAL ? (ct_status)rc : CT_ERR_INTERNAL,
-                    "%s: %s", e->name, msg[0] ? msg : "the native code failed");
+      st = api_fail(rc > 0 && rc <= CT_ERR_INTERNAL ? (ct_status)rc : CT_ERR_INTERNAL, "%s: %s",
+                    e->name, msg[0] ? msg : "the native code failed");
     }
   }
   free(args);
@@ -120,9 +122,10 @@ ct_status ct_model_run(ct_model *m, int entry, ct_tensor *const *inputs, ct_tens
   }
   for (int i = 0; i < e->n_in; i++)
     if (e->in_param[i] >= 0 && !m->params[e->in_param[i]].cur)
-      return api_fail(CT_ERR_INVALID, "%s: parameter '%s' has no value (the model was built "
-                      "with external weights: load them with ct_model_load_params)", e->name,
-                      e->in[i].name);
+      return api_fail(CT_ERR_INVALID,
+                      "%s: parameter '%s' has no value (the model was built "
+                      "with external weights: load them with ct_model_load_params)",
+                      e->name, e->in[i].name);
 
   call_state c = {calloc((size_t)e->n_in + 1, sizeof(ct_tensor *)),
                   calloc((size_t)e->n_res + 1, sizeof(ct_tensor *)), e->n_in, e->n_res};
@@ -161,8 +164,8 @@ ct_status ct_model_run(ct_model *m, int entry, ct_tensor *const *inputs, ct_tens
       c.res[i] = ct_tensor_retain(m->params[p].spare);
     } else {
       c.res[i] = ct_tensor_empty(e->res[i].dtype, e->res[i].rank, shape);
-      if (!c.res[i]) st = api_fail(CT_ERR_NOMEM, "%s: out of memory for result '%s'", e->name,
-                                   e->res[i].name);
+      if (!c.res[i])
+        st = api_fail(CT_ERR_NOMEM, "%s: out of memory for result '%s'", e->name, e->res[i].name);
     }
   }
   if (st == CT_OK) {

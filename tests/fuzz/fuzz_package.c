@@ -37,18 +37,23 @@ static void run_on_zeros(ct_model *m, int e) {
     ok = ok && total <= 65536 && (in[i] = ct_tensor_zeros(io->dtype, io->rank, shape)) != NULL;
   }
   if (ok && ct_model_run(m, e, in, out) == CT_OK)
-    for (int i = 0; i < n_out; i++) fuzz_sink ^= (uint8_t)ct_tensor_nbytes(out[i]);
-  for (int i = 0; i < n_in; i++) ct_tensor_release(in[i]);
-  for (int i = 0; i < n_out; i++) ct_tensor_release(out[i]);
+    for (int i = 0; i < n_out; i++)
+      fuzz_sink ^= (uint8_t)ct_tensor_nbytes(out[i]);
+  for (int i = 0; i < n_in; i++)
+    ct_tensor_release(in[i]);
+  for (int i = 0; i < n_out; i++)
+    ct_tensor_release(out[i]);
 }
 
 static uint64_t rd(const uint8_t *p, int n) {
   uint64_t v = 0;
-  for (int i = n - 1; i >= 0; i--) v = v << 8 | p[i];
+  for (int i = n - 1; i >= 0; i--)
+    v = v << 8 | p[i];
   return v;
 }
 static void wr32(uint8_t *p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+  for (int i = 0; i < 4; i++)
+    p[i] = (uint8_t)(v >> (8 * i));
 }
 
 /* Rewrites every checksum of a package image whose table lies inside it. */
@@ -83,7 +88,8 @@ static void load_one(const uint8_t *data, size_t size) {
   for (int i = 0; i < ct_model_num_params(m); i++) {
     const ct_tensor *t = ct_model_get_param(m, ct_model_param_name(m, i));
     const uint8_t *p = t ? ct_tensor_data(t) : NULL;
-    for (size_t k = 0; p && k < ct_tensor_nbytes(t); k++) fuzz_sink ^= p[k];
+    for (size_t k = 0; p && k < ct_tensor_nbytes(t); k++)
+      fuzz_sink ^= p[k];
   }
   ct_model_free(m);
 }

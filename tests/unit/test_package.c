@@ -13,10 +13,12 @@ static uint32_t rd32(const uint8_t *p) {
   return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 static void wr32(uint8_t *p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+  for (int i = 0; i < 4; i++)
+    p[i] = (uint8_t)(v >> (8 * i));
 }
 static void wr64(uint8_t *p, uint64_t v) {
-  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+  for (int i = 0; i < 8; i++)
+    p[i] = (uint8_t)(v >> (8 * i));
 }
 
 /* Section table entry i. */
@@ -98,8 +100,7 @@ static void test_round_trip(void) {
 }
 
 /* Expects parse(img) to fail with st and a message containing want. */
-static void expect_bad(const uint8_t *img, size_t len, ct_status st, const char *want,
-                       int line) {
+static void expect_bad(const uint8_t *img, size_t len, ct_status st, const char *want, int line) {
   ct_diag d;
   ct_diag_init(&d);
   ct_package *p = NULL;
@@ -187,8 +188,9 @@ static void test_section_errors(void) {
   memcpy(b, img, len);
   wr32(entry(b, 1), CT_PKG_WEIGHTS);
   refix(b);
-  EXPECT_BAD(b, len, CT_ERR_FORMAT, "section 2: a second weights section (the first is "
-                                    "section 1)");
+  EXPECT_BAD(b, len, CT_ERR_FORMAT,
+             "section 2: a second weights section (the first is "
+             "section 1)");
   memcpy(b, img, len);
   wr64(entry(b, 1) + 16, 100); /* the IR now runs into the weights */
   refix(b);

@@ -34,11 +34,13 @@ static const char meta_text[] =
     "              \"offset\": 0, \"nbytes\": 12}],"
     " \"entries\": ["
     "  {\"name\": \"forward\","
-    "   \"inputs\": [{\"name\": \"x\", \"dtype\": \"f32\", \"shape\": [\"N\", 3], \"role\": \"input\"},"
+    "   \"inputs\": [{\"name\": \"x\", \"dtype\": \"f32\", \"shape\": [\"N\", 3], \"role\": "
+    "\"input\"},"
     "              {\"name\": \"w\", \"dtype\": \"f32\", \"shape\": [3], \"role\": \"param\"}],"
     "   \"results\": [{\"name\": \"output\", \"dtype\": \"f32\", \"shape\": [\"N\", 3]}]},"
     "  {\"name\": \"train_step\","
-    "   \"inputs\": [{\"name\": \"x\", \"dtype\": \"f32\", \"shape\": [\"N\", 3], \"role\": \"input\"},"
+    "   \"inputs\": [{\"name\": \"x\", \"dtype\": \"f32\", \"shape\": [\"N\", 3], \"role\": "
+    "\"input\"},"
     "              {\"name\": \"w\", \"dtype\": \"f32\", \"shape\": [3], \"role\": \"param\"}],"
     "   \"results\": [{\"name\": \"loss\", \"dtype\": \"f32\", \"shape\": []},"
     "                {\"name\": \"new.w\", \"dtype\": \"f32\", \"shape\": [3]}]}]}";
@@ -78,7 +80,8 @@ static char *edit(const char *base, const char *from, const char *to) {
 static ct_tensor *matrix(int64_t rows, const float *values) {
   int64_t shape[2] = {rows, 3};
   ct_tensor *t = ct_tensor_empty(CT_DT_F32, 2, shape);
-  for (int64_t i = 0; i < rows * 3; i++) ct_tensor_set(t, i, values[i]);
+  for (int64_t i = 0; i < rows * 3; i++)
+    ct_tensor_set(t, i, values[i]);
   return t;
 }
 
@@ -118,7 +121,8 @@ static void test_run(void) {
   ct_tensor *x = matrix(2, xv), *out = NULL;
   CHECK_OK(ct_model_run(m, 0, &x, &out));
   CHECK(out && out->rank == 2 && out->shape[0] == 2 && out->shape[1] == 3);
-  for (int i = 0; out && i < 6; i++) CHECK_CLOSE(ct_tensor_get(out, i), xv[i] + w_init[i % 3], 0, 0);
+  for (int i = 0; out && i < 6; i++)
+    CHECK_CLOSE(ct_tensor_get(out, i), xv[i] + w_init[i % 3], 0, 0);
   /* Caller-provided output, written in place. */
   ct_tensor *given = ct_tensor_zeros(CT_DT_F32, 2, (int64_t[]){2, 3}), *slot = given;
   CHECK_OK(ct_model_run(m, 0, &x, &slot));
@@ -215,31 +219,53 @@ typedef struct meta_case {
 
 static const meta_case meta_cases[] = {
     {"{\"abi\": 1,", "[", CT_ERR_FORMAT, "toy.ctm: metadata: not valid JSON"},
-    {"\"abi\": 1", "\"abi\": 2", CT_ERR_VERSION, "built for model ABI 2, newer than this runtime's (1)"},
+    {"\"abi\": 1", "\"abi\": 2", CT_ERR_VERSION,
+     "built for model ABI 2, newer than this runtime's (1)"},
     {"\"abi\": 1", "\"abi\": 0.5", CT_ERR_FORMAT, "'abi' missing or not an integer"},
-    {"\"name\": \"toy\"", "\"name\": \"1toy\"", CT_ERR_FORMAT, "'name' missing or not an identifier"},
+    {"\"name\": \"toy\"", "\"name\": \"1toy\"", CT_ERR_FORMAT,
+     "'name' missing or not an identifier"},
     {"[\"N\"]", "[7]", CT_ERR_FORMAT, "symbol 1 is not an identifier"},
     {"[\"N\"]", "[\"N\", \"N\"]", CT_ERR_FORMAT, "symbol 'N' appears twice"},
-    {"\"nbytes\": 12", "\"nbytes\": 16", CT_ERR_FORMAT, "param 'w': nbytes 16 does not match its dtype and shape (12)"},
+    {"\"nbytes\": 12", "\"nbytes\": 16", CT_ERR_FORMAT,
+     "param 'w': nbytes 16 does not match its dtype and shape (12)"},
     {"\"offset\": 0", "\"offset\": 8", CT_ERR_FORMAT, "param 'w': offset 8 is not 64-byte aligned"},
-    {"\"offset\": 0", "\"offset\": 64", CT_ERR_FORMAT, "param 'w': bytes 64..+12 lie outside the weights (64 bytes)"},
-    {"\"offset\": 0", "\"offset\": -64", CT_ERR_FORMAT, "'offset' and 'nbytes' must be non-negative integers"},
-    {"\"kind\": \"weight\"", "\"kind\": \"gradient\"", CT_ERR_FORMAT, "param 'w': 'kind' must be weight, buffer or state"},
-    {"\"kind\": \"weight\", \"dtype\": \"f32\"", "\"kind\": \"weight\", \"dtype\": \"f128\"", CT_ERR_FORMAT, "param 'w': 'dtype' missing or unknown ('f128')"},
-    {"[3],              \"offset", "[1,1,1,1,1,1,1,1,3], \"offset", CT_ERR_FORMAT, "param 'w': rank 9 exceeds 8"},
-    {"[3],              \"offset", "[-3], \"offset", CT_ERR_FORMAT, "param 'w': dim 0 is not a non-negative integer"},
-    {"[\"N\", 3], \"role\"", "[\"M\", 3], \"role\"", CT_ERR_FORMAT, "entry 'forward': input 'x': dim 0 is not a size or an expression over the declared symbols"},
-    {"[\"N\", 3], \"role\"", "[\"2*N+1\", 3], \"role\"", CT_ERR_FORMAT, "toy.ctm: graph @forward input 0 does not match the metadata's 'x'"},
-    {"\"role\": \"input\"", "\"role\": \"output\"", CT_ERR_FORMAT, "entry 'forward': input 'x': 'role' must be input, target, param, buffer or state"},
-    {"\"name\": \"w\", \"dtype\": \"f32\", \"shape\": [3], \"role\": \"param\"", "\"name\": \"v\", \"dtype\": \"f32\", \"shape\": [3], \"role\": \"param\"", CT_ERR_FORMAT, "entry 'forward': input 'v' is a parameter but no param has that name"},
-    {"\"shape\": [3], \"role\": \"param\"", "\"shape\": [4], \"role\": \"param\"", CT_ERR_FORMAT, "entry 'forward': input 'w' does not have its param's dtype and shape"},
-    {"\"name\": \"new.w\"", "\"name\": \"new.v\"", CT_ERR_FORMAT, "entry 'train_step': result 'new.v' updates no param"},
-    {"\"shape\": []}", "\"shape\": [\"N\"]}", CT_ERR_FORMAT, "toy.ctm: graph @train_step result 0 does not match the metadata's 'loss'"},
-    {"\"name\": \"train_step\"", "\"name\": \"forward\"", CT_ERR_FORMAT, "entry 'forward' appears twice"},
-    {"\"name\": \"train_step\"", "\"name\": \"train-step\"", CT_ERR_FORMAT, "an entry has a missing or invalid 'name'"},
-    {"\"entries\": [", "\"entries\": 5, \"x\": [", CT_ERR_FORMAT, "'entries' missing, not an array or empty"},
-    {"{\"name\": \"x\", \"dtype\": \"f32\", \"shape\": [\"N\", 3], \"role\": \"input\"},", "", CT_ERR_FORMAT, "entry 'forward': result 'output' uses symbol 'N', which no input binds"},
-    {"\"name\": \"forward\"", "\"name\": \"backward\"", CT_ERR_FORMAT, "toy.ctm: the IR has no graph @backward"},
+    {"\"offset\": 0", "\"offset\": 64", CT_ERR_FORMAT,
+     "param 'w': bytes 64..+12 lie outside the weights (64 bytes)"},
+    {"\"offset\": 0", "\"offset\": -64", CT_ERR_FORMAT,
+     "'offset' and 'nbytes' must be non-negative integers"},
+    {"\"kind\": \"weight\"", "\"kind\": \"gradient\"", CT_ERR_FORMAT,
+     "param 'w': 'kind' must be weight, buffer or state"},
+    {"\"kind\": \"weight\", \"dtype\": \"f32\"", "\"kind\": \"weight\", \"dtype\": \"f128\"",
+     CT_ERR_FORMAT, "param 'w': 'dtype' missing or unknown ('f128')"},
+    {"[3],              \"offset", "[1,1,1,1,1,1,1,1,3], \"offset", CT_ERR_FORMAT,
+     "param 'w': rank 9 exceeds 8"},
+    {"[3],              \"offset", "[-3], \"offset", CT_ERR_FORMAT,
+     "param 'w': dim 0 is not a non-negative integer"},
+    {"[\"N\", 3], \"role\"", "[\"M\", 3], \"role\"", CT_ERR_FORMAT,
+     "entry 'forward': input 'x': dim 0 is not a size or an expression over the declared symbols"},
+    {"[\"N\", 3], \"role\"", "[\"2*N+1\", 3], \"role\"", CT_ERR_FORMAT,
+     "toy.ctm: graph @forward input 0 does not match the metadata's 'x'"},
+    {"\"role\": \"input\"", "\"role\": \"output\"", CT_ERR_FORMAT,
+     "entry 'forward': input 'x': 'role' must be input, target, param, buffer or state"},
+    {"\"name\": \"w\", \"dtype\": \"f32\", \"shape\": [3], \"role\": \"param\"",
+     "\"name\": \"v\", \"dtype\": \"f32\", \"shape\": [3], \"role\": \"param\"", CT_ERR_FORMAT,
+     "entry 'forward': input 'v' is a parameter but no param has that name"},
+    {"\"shape\": [3], \"role\": \"param\"", "\"shape\": [4], \"role\": \"param\"", CT_ERR_FORMAT,
+     "entry 'forward': input 'w' does not have its param's dtype and shape"},
+    {"\"name\": \"new.w\"", "\"name\": \"new.v\"", CT_ERR_FORMAT,
+     "entry 'train_step': result 'new.v' updates no param"},
+    {"\"shape\": []}", "\"shape\": [\"N\"]}", CT_ERR_FORMAT,
+     "toy.ctm: graph @train_step result 0 does not match the metadata's 'loss'"},
+    {"\"name\": \"train_step\"", "\"name\": \"forward\"", CT_ERR_FORMAT,
+     "entry 'forward' appears twice"},
+    {"\"name\": \"train_step\"", "\"name\": \"train-step\"", CT_ERR_FORMAT,
+     "an entry has a missing or invalid 'name'"},
+    {"\"entries\": [", "\"entries\": 5, \"x\": [", CT_ERR_FORMAT,
+     "'entries' missing, not an array or empty"},
+    {"{\"name\": \"x\", \"dtype\": \"f32\", \"shape\": [\"N\", 3], \"role\": \"input\"},", "",
+     CT_ERR_FORMAT, "entry 'forward': result 'output' uses symbol 'N', which no input binds"},
+    {"\"name\": \"forward\"", "\"name\": \"backward\"", CT_ERR_FORMAT,
+     "toy.ctm: the IR has no graph @backward"},
 };
 
 static void test_meta_errors(void) {
@@ -270,7 +296,8 @@ static void test_ir_errors(void) {
   ir = edit(renamed, "add(%x, %w)", "add(%y, %w)");
   free(renamed);
   CHECK(load(meta_text, ir, &m) == CT_ERR_FORMAT && !m);
-  CHECK_STR_EQ(ct_last_error(), "toy.ctm: graph @forward input 0 does not match the metadata's 'x'");
+  CHECK_STR_EQ(ct_last_error(),
+               "toy.ctm: graph @forward input 0 does not match the metadata's 'x'");
   free(ir);
   /* A .so can't be interpreted; a missing file is an I/O error. */
   CHECK(ct_model_load("/nonexistent.ctm", &m) == CT_ERR_IO && !m);
