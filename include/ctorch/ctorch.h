@@ -7,6 +7,9 @@
  * Errors: every function that can fail returns a ct_status (CT_OK is 0) and records a message
  * for the calling thread, read with ct_last_error(). Nothing aborts on a malformed file.
  *
+ * Threads: ct_set_num_threads (ctorch/parallel.h, included here) sets how many threads the
+ * kernels and native code use; call it before the first run.
+ *
  * Ownership: tensors passed in are borrowed. ct_model_run stores new references in the output
  * slots it allocates. A ct_model is not safe to run from two threads at once (it owns one
  * workspace and the training state); load one model per thread instead.

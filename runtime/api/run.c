@@ -54,6 +54,13 @@ static bool has_shape(const ct_tensor *t, const ct_io_info *io, const int64_t *s
   return true;
 }
 
+/* Do two tensors' bytes overlap? */
+static bool overlaps(const ct_tensor *a, const ct_tensor *b) {
+  const char *pa = ct_tensor_data(a), *pb = ct_tensor_data(b);
+  size_t na = ct_tensor_nbytes(a), nb = ct_tensor_nbytes(b);
+  return na && nb && pa < pb + nb && pb < pa + na;
+}
+
 typedef struct call_state {
   ct_tensor **args; /* every graph input (owned references) */
   ct_tensor **res;  /* every graph result (owned references) */
@@ -157,6 +164,13 @@ ct_status ct_model_run(ct_model *m, int entry, ct_tensor *const *inputs, ct_tens
                     e->res[i].name, want, got);
       break;
     }
+    for (int k = 0; given && k < e->n_in && st == CT_OK; k++)
+      if (overlaps(given, c.args[k]))
+        st = api_fail(CT_ERR_INVALID,
+                      "%s: output '%s' overlaps input '%s' (results never alias "
+                      "inputs)",
+                      e->name, e->res[i].name, e->in[k].name);
+    if (st != CT_OK) break;
     if (!e->call) continue;
     if (given) {
       c.res[i] = ct_tensor_retain(given);

@@ -140,6 +140,11 @@ static void test_run(void) {
   CHECK(ct_model_run(m, 0, &x4, &none) == CT_ERR_SHAPE);
   CHECK_STR_EQ(ct_last_error(), "forward: input 'x' must be f32[N,3], got f32[2,4] (dim 1)");
   CHECK(ct_model_run(m, 7, &x, &none) == CT_ERR_INVALID);
+  /* An output may not alias an input. */
+  slot = x;
+  CHECK(ct_model_run(m, 0, &x, &slot) == CT_ERR_INVALID && slot == x);
+  CHECK_STR_EQ(ct_last_error(), "forward: output 'output' overlaps input 'x' (results never "
+                                "alias inputs)");
   /* A strided input is made contiguous. */
   ct_tensor *xt = ct_tensor_view(x, 2, (int64_t[]){2, 3}, (int64_t[]){3, 1}, 0);
   ct_tensor *o2 = NULL;
