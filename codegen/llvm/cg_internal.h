@@ -141,6 +141,7 @@ ct_status cg_lower_linear(cg *c, const ct_node *n, int scratch);
 ct_status cg_lower_matmul(cg *c, const ct_node *n, int scratch);
 ct_status cg_prepare_conv2d(cg *c, const ct_node *n, int *scratch);
 ct_status cg_lower_conv2d(cg *c, const ct_node *n, int scratch);
+ct_status cg_lower_conv2d_grad(cg *c, const ct_node *n, int scratch);
 ct_status cg_lower_max_pool2d(cg *c, const ct_node *n, int scratch);
 ct_status cg_lower_softmax(cg *c, const ct_node *n, int scratch);
 ct_status cg_lower_reduce(cg *c, const ct_node *n, int scratch);

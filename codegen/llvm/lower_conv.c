@@ -31,12 +31,10 @@ static bool attr_pair(const ct_node *n, const char *name, int64_t *v, int64_t d0
   return true;
 }
 
-static bool conv_geometry(const ct_node *n, conv_geom *g) {
-  const ct_type *x = &ct_node_operand(n, 0)->type, *w = &ct_node_operand(n, 1)->type;
-  const ct_type *y = &n->results[0]->type;
-  ct_dtype dt = y->dtype;
-  if ((dt != CT_DT_F32 && dt != CT_DT_F64) || x->dtype != dt || w->dtype != dt) return false;
-  if (n->n_operands == 3 && ct_node_operand(n, 2)->type.dtype != dt) return false;
+/* The geometry from the input's, weight's and output's types (C, H, W, kernel and output
+ * spatial dims constant) and n's stride/padding/dilation/groups. */
+static bool geometry_of(const ct_node *n, const ct_type *x, const ct_type *w, const ct_type *y,
+                        conv_geom *g) {
   if (x->rank != 4 || w->rank != 4 || y->rank != 4 || !const_dims(x, 1) || !const_dims(w, 0) ||
       !const_dims(y, 1))
     return false;
@@ -52,26 +50,62 @@ static bool conv_geometry(const ct_node *n, conv_geom *g) {
     return false;
   g->Og = g->O / g->groups;
   g->Kc = g->Cg * g->kh * g->kw;
-  return g->sh >= 1 && g->sw >= 1 && g->dh >= 1 && g->dw >= 1 && g->ph >= 0 && g->pw >= 0;
+  return g->sh >= 1 && g->sw >= 1 && g->dh >= 1 && g->dw >= 1 && g->ph >= 0 && g->pw >= 0 &&
+         g->Kc <= INT32_MAX && g->Ho * g->Wo <= INT32_MAX;
+}
+
+static bool float_operands(const ct_node *n) {
+  ct_dtype dt = n->results[0]->type.dtype;
+  if (dt != CT_DT_F32 && dt != CT_DT_F64) return false;
+  for (int i = 0; i < n->n_operands; i++)
+    if (ct_node_operand(n, i)->type.dtype != dt) return false;
+  return true;
+}
+
+/* A DIMS attribute (input_shape, weight_shape) as a type of n's dtype. */
+static bool dims_type(const ct_node *n, const char *name, ct_type *t) {
+  const ct_attr *a = ct_node_attr(n, name);
+  if (!a || a->kind != CT_ATTR_DIMS || a->n != 4) return false;
+  *t = ct_type_make(n->results[0]->type.dtype, 4, a->u.dims);
+  return true;
+}
+
+static bool conv_geometry(const ct_node *n, conv_geom *g) {
+  if (!float_operands(n)) return false;
+  const ct_type *x = &ct_node_operand(n, 0)->type, *w = &ct_node_operand(n, 1)->type;
+  switch (n->op) {
+  case CT_OP_CONV2D: return geometry_of(n, x, w, &n->results[0]->type, g);
+  case CT_OP_CONV2D_GRAD_INPUT: { /* (gy, w) -> gx */
+    ct_type xt;
+    return dims_type(n, "input_shape", &xt) && geometry_of(n, &xt, w, x, g);
+  }
+  case CT_OP_CONV2D_GRAD_WEIGHT: { /* (gy, x) -> gw */
+    ct_type wt;
+    return dims_type(n, "weight_shape", &wt) && geometry_of(n, w, &wt, x, g);
+  }
+  default: return false;
+  }
 }
 
 static bool direct_1x1(const conv_geom *g) {
   return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
 }
 
-/* C[M,N] = A[M,K] B[K,N], row-major, with constant sizes. */
-static void gemm_nn(cg *c, ct_dtype dt, LLVMValueRef a, LLVMValueRef b, LLVMValueRef out,
-                    int64_t m, int64_t nn, int64_t k) {
+/* C[M,N] = op(A) op(B) + beta C, row-major, with constant sizes and leading dims. */
+static void gemm(cg *c, ct_dtype dt, bool ta, bool tb, int64_t m, int64_t nn, int64_t k,
+                 LLVMValueRef a, int64_t lda, LLVMValueRef b, int64_t ldb, double beta,
+                 LLVMValueRef out, int64_t ldc) {
   LLVMTypeRef ft = cg_elem_type(c, dt), fp = LLVMPointerType(ft, 0);
   LLVMTypeRef bi = c->t_i32;
   LLVMTypeRef args_t[] = {c->t_i32, c->t_i32, c->t_i32, bi, bi, bi, ft, fp, bi, fp, bi, ft, fp, bi};
   LLVMValueRef fn = cg_extern(c, dt == CT_DT_F32 ? "cblas_sgemm" : "cblas_dgemm",
                               LLVMFunctionType(c->t_void, args_t, 14, 0));
-  LLVMValueRef args[] = {cg_i32(c, CblasRowMajor), cg_i32(c, CblasNoTrans), cg_i32(c, CblasNoTrans),
+  LLVMValueRef args[] = {cg_i32(c, CblasRowMajor), cg_i32(c, ta ? CblasTrans : CblasNoTrans),
+                         cg_i32(c, tb ? CblasTrans : CblasNoTrans),
                          cg_i32(c, (int32_t)m), cg_i32(c, (int32_t)nn), cg_i32(c, (int32_t)k),
-                         LLVMConstReal(ft, 1.0), LLVMBuildBitCast(c->b, a, fp, ""), cg_i32(c, (int32_t)k),
-                         LLVMBuildBitCast(c->b, b, fp, ""), cg_i32(c, (int32_t)nn), LLVMConstReal(ft, 0.0),
-                         LLVMBuildBitCast(c->b, out, fp, ""), cg_i32(c, (int32_t)nn)};
+                         LLVMConstReal(ft, 1.0), LLVMBuildBitCast(c->b, a, fp, ""), cg_i32(c, (int32_t)lda),
+                         LLVMBuildBitCast(c->b, b, fp, ""), cg_i32(c, (int32_t)ldb), LLVMConstReal(ft, beta),
+                         LLVMBuildBitCast(c->b, out, fp, ""), cg_i32(c, (int32_t)ldc)};
   cg_call(c, fn, args, 14, "");
 }
 
@@ -96,8 +130,8 @@ static LLVMValueRef ceil_div(cg *c, LLVMValueRef a, int64_t s) {
 /* col[ck * row_stride + oh*Wo + ow] = x[c, ih, iw] or 0 outside the image. Each output row is
  * three plain loops (left padding, the in-image span, right padding), so the span is a strided
  * copy (contiguous for stride 1) that the vectorizer widens, with no per-element bounds test. */
-static void emit_im2col(cg *c, const conv_geom *g, ct_dtype dt, LLVMValueRef x, LLVMValueRef col,
-                        int64_t row_stride) {
+static void emit_cols(cg *c, const conv_geom *g, ct_dtype dt, LLVMValueRef x, LLVMValueRef col,
+                      int64_t row_stride, bool col2im) {
   LLVMTypeRef ft = cg_elem_type(c, dt);
   LLVMValueRef zero = LLVMConstReal(ft, 0.0);
   cg_loop lk, lh, lz1, lw, lz2;
@@ -120,16 +154,25 @@ static void emit_im2col(cg *c, const conv_geom *g, ct_dtype dt, LLVMValueRef x, 
   LLVMValueRef row = LLVMBuildAdd(c->b, LLVMBuildMul(c->b, LLVMBuildAdd(c->b, LLVMBuildMul(c->b, ch, cg_i64(c, g->H), ""), ih, ""), cg_i64(c, g->W), ""), off, "");
   LLVMValueRef orow = LLVMBuildAdd(c->b, LLVMBuildMul(c->b, ck, cg_i64(c, row_stride), ""),
                                    LLVMBuildMul(c->b, oh, cg_i64(c, g->Wo), ""), "");
-  LLVMValueRef ow = cg_loop_begin(c, &lz1, cg_i64(c, 0), lo, "pad.l");
-  LLVMBuildStore(c->b, zero, cg_gep(c, ft, col, LLVMBuildAdd(c->b, orow, ow, "")));
-  cg_loop_end(c, &lz1);
+  LLVMValueRef ow;
+  if (!col2im) {
+    ow = cg_loop_begin(c, &lz1, cg_i64(c, 0), lo, "pad.l");
+    LLVMBuildStore(c->b, zero, cg_gep(c, ft, col, LLVMBuildAdd(c->b, orow, ow, "")));
+    cg_loop_end(c, &lz1);
+  }
   ow = cg_loop_begin(c, &lw, lo, hi, "ow");
-  LLVMValueRef v = LLVMBuildLoad2(c->b, ft, cg_gep(c, ft, x, LLVMBuildAdd(c->b, row, LLVMBuildNSWMul(c->b, ow, cg_i64(c, g->sw), ""), "")), "");
-  LLVMBuildStore(c->b, v, cg_gep(c, ft, col, LLVMBuildAdd(c->b, orow, ow, "")));
+  LLVMValueRef xp = cg_gep(c, ft, x, LLVMBuildAdd(c->b, row, LLVMBuildNSWMul(c->b, ow, cg_i64(c, g->sw), ""), ""));
+  LLVMValueRef cp = cg_gep(c, ft, col, LLVMBuildAdd(c->b, orow, ow, ""));
+  if (col2im) /* x[tap] += col: the gradient of the gather */
+    LLVMBuildStore(c->b, LLVMBuildFAdd(c->b, LLVMBuildLoad2(c->b, ft, xp, ""), LLVMBuildLoad2(c->b, ft, cp, ""), ""), xp);
+  else
+    LLVMBuildStore(c->b, LLVMBuildLoad2(c->b, ft, xp, ""), cp);
   cg_loop_end(c, &lw);
-  ow = cg_loop_begin(c, &lz2, hi, wo, "pad.r");
-  LLVMBuildStore(c->b, zero, cg_gep(c, ft, col, LLVMBuildAdd(c->b, orow, ow, "")));
-  cg_loop_end(c, &lz2);
+  if (!col2im) {
+    ow = cg_loop_begin(c, &lz2, hi, wo, "pad.r");
+    LLVMBuildStore(c->b, zero, cg_gep(c, ft, col, LLVMBuildAdd(c->b, orow, ow, "")));
+    cg_loop_end(c, &lz2);
+  }
   cg_loop_end(c, &lh);
   cg_loop_end(c, &lk);
 }
@@ -137,7 +180,7 @@ static void emit_im2col(cg *c, const conv_geom *g, ct_dtype dt, LLVMValueRef x, 
 ct_status cg_prepare_conv2d(cg *c, const ct_node *n, int *scratch) {
   conv_geom g;
   *scratch = -1;
-  if (!conv_geometry(n, &g) || direct_1x1(&g)) return CT_OK;
+  if (!conv_geometry(n, &g) || (n->op != CT_OP_CONV2D_GRAD_INPUT && direct_1x1(&g))) return CT_OK;
   ct_dim f[2] = {ct_dim_const(g.Kc), ct_dim_const(g.Ho * g.Wo)};
   *scratch = cg_scratch_slot(c, (int64_t)ct_dtype_size(n->results[0]->type.dtype), 2, f);
   return CT_OK;
@@ -165,8 +208,8 @@ ct_status cg_lower_conv2d(cg *c, const ct_node *n, int scratch) {
   LLVMValueRef yg = byte_off(c, y, LLVMBuildAdd(c->b, LLVMBuildMul(c->b, s, cg_i64(c, g.O * L), ""),
                                                 LLVMBuildMul(c->b, gi, cg_i64(c, g.Og * L), ""), ""), es);
   LLVMValueRef wg = byte_off(c, w, LLVMBuildMul(c->b, gi, cg_i64(c, g.Og * g.Kc), ""), es);
-  if (!direct) emit_im2col(c, &g, dt, xg, col, L);
-  gemm_nn(c, dt, wg, direct ? xg : col, yg, g.Og, L, g.Kc);
+  if (!direct) emit_cols(c, &g, dt, xg, col, L, false);
+  gemm(c, dt, false, false, g.Og, L, g.Kc, wg, g.Kc, direct ? xg : col, L, 0.0, yg, L);
   cg_loop_end(c, &lg);
   if (n->n_operands == 3) {
     LLVMValueRef bias = cg_value_ptr(c, ct_node_operand(n, 2));
@@ -241,5 +284,43 @@ ct_status cg_lower_max_pool2d(cg *c, const ct_node *n, int scratch) {
   int64_t per_plane = Ho * Wo * k[0] * k[1];
   int64_t grain = per_plane >= 16384 ? 1 : 16384 / (per_plane ? per_plane : 1);
   cg_kernel_end(c, &kern, planes, cg_i64(c, grain));
+  return CT_OK;
+}
+
+/* conv2d_grad_weight(gy, x): per sample and group, gw_g [Og, Kc] += gy_g [Og, L] col^T.
+ * conv2d_grad_input(gy, w): per sample and group, col [Kc, L] = W_g^T gy_g, then col2im adds
+ * each column back to the taps it was gathered from. */
+ct_status cg_lower_conv2d_grad(cg *c, const ct_node *n, int scratch) {
+  conv_geom g;
+  if (sizeof(blasint) != 4 || !conv_geometry(n, &g)) return CT_ERR_UNSUPPORTED;
+  bool wgrad = n->op == CT_OP_CONV2D_GRAD_WEIGHT;
+  bool direct = wgrad && direct_1x1(&g);
+  if (!direct && scratch < 0) return CT_ERR_UNSUPPORTED;
+  ct_dtype dt = n->results[0]->type.dtype;
+  int64_t es = (int64_t)ct_dtype_size(dt), L = g.Ho * g.Wo;
+  LLVMValueRef gy = cg_value_ptr(c, ct_node_operand(n, 0)), other = cg_value_ptr(c, ct_node_operand(n, 1));
+  LLVMValueRef out = cg_value_ptr(c, n->results[0]);
+  LLVMValueRef col = direct ? NULL : cg_slot_ptr(c, scratch);
+  LLVMValueRef batch = cg_dim(c, ct_node_operand(n, 0)->type.dims[0]);
+  LLVMValueRef out_bytes = LLVMBuildMul(c->b, cg_numel(c, &n->results[0]->type), cg_i64(c, es), "");
+  LLVMBuildMemSet(c->b, out, LLVMConstInt(c->t_i8, 0, 0), out_bytes, 1);
+  cg_loop ln, lg;
+  LLVMValueRef s = cg_loop_begin(c, &ln, cg_i64(c, 0), batch, "sample");
+  LLVMValueRef gi = cg_loop_begin(c, &lg, cg_i64(c, 0), cg_i64(c, g.groups), "group");
+  LLVMValueRef gyg = byte_off(c, gy, LLVMBuildAdd(c->b, LLVMBuildMul(c->b, s, cg_i64(c, g.O * L), ""),
+                                                  LLVMBuildMul(c->b, gi, cg_i64(c, g.Og * L), ""), ""), es);
+  LLVMValueRef img = LLVMBuildAdd(c->b, LLVMBuildMul(c->b, s, cg_i64(c, g.C * g.H * g.W), ""),
+                                  LLVMBuildMul(c->b, gi, cg_i64(c, g.Cg * g.H * g.W), ""), "");
+  LLVMValueRef wofs = LLVMBuildMul(c->b, gi, cg_i64(c, g.Og * g.Kc), "");
+  if (wgrad) {
+    LLVMValueRef xg = byte_off(c, other, img, es);
+    if (!direct) emit_cols(c, &g, dt, xg, col, L, false);
+    gemm(c, dt, false, true, g.Og, g.Kc, L, gyg, L, direct ? xg : col, L, 1.0, byte_off(c, out, wofs, es), g.Kc);
+  } else {
+    gemm(c, dt, true, false, g.Kc, L, g.Og, byte_off(c, other, wofs, es), g.Kc, gyg, L, 0.0, col, L);
+    emit_cols(c, &g, dt, byte_off(c, out, img, es), col, L, true);
+  }
+  cg_loop_end(c, &lg);
+  cg_loop_end(c, &ln);
   return CT_OK;
 }
