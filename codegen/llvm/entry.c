@@ -152,6 +152,7 @@ const cg_lowering cg_lowerings[CT_OP_COUNT] = {
     [CT_OP_CONV2D_GRAD_INPUT] = {cg_prepare_conv2d, cg_lower_conv2d_grad},
     [CT_OP_CONV2D_GRAD_WEIGHT] = {cg_prepare_conv2d, cg_lower_conv2d_grad},
     [CT_OP_MAX_POOL2D] = {NULL, cg_lower_max_pool2d},
+    [CT_OP_MAX_POOL2D_GRAD] = {NULL, cg_lower_max_pool2d},
     [CT_OP_SOFTMAX] = {NULL, cg_lower_softmax},
     [CT_OP_LOG_SOFTMAX] = {NULL, cg_lower_softmax},
     [CT_OP_LAYER_NORM] = {NULL, cg_lower_layer_norm},

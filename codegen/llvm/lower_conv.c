@@ -230,12 +230,17 @@ ct_status cg_lower_conv2d(cg *c, const ct_node *n, int scratch) {
 
 /* ---- max_pool2d ---- */
 
+/* max_pool2d(x) -> y, and max_pool2d_grad(gy, x) -> gx: the same window walk finds the first
+ * maximum (NaN wins; a window of -inf keeps its first in-bounds tap), then either stores it or
+ * adds gy to the gradient at its position. Planes are split over the thread pool; each plane's
+ * gradient is written by one task. */
 ct_status cg_lower_max_pool2d(cg *c, const ct_node *n, int scratch) {
   (void)scratch;
-  const ct_type *xt = &ct_node_operand(n, 0)->type, *yt = &n->results[0]->type;
-  ct_dtype dt = yt->dtype;
-  if ((dt != CT_DT_F32 && dt != CT_DT_F64) || xt->dtype != dt || xt->rank != 4 || yt->rank != 4 ||
-      !const_dims(xt, 1) || !const_dims(yt, 1))
+  bool grad = n->op == CT_OP_MAX_POOL2D_GRAD;
+  const ct_type *xt = &ct_node_operand(n, grad ? 1 : 0)->type;
+  const ct_type *yt = grad ? &ct_node_operand(n, 0)->type : &n->results[0]->type;
+  ct_dtype dt = n->results[0]->type.dtype;
+  if (!float_operands(n) || xt->rank != 4 || yt->rank != 4 || !const_dims(xt, 1) || !const_dims(yt, 1))
     return CT_ERR_UNSUPPORTED;
   int64_t k[2], s[2], p[2], d[2];
   if (!attr_pair(n, "kernel_size", k, 0) || k[0] < 1 || k[1] < 1) return CT_ERR_UNSUPPORTED;
@@ -251,18 +256,26 @@ ct_status cg_lower_max_pool2d(cg *c, const ct_node *n, int scratch) {
   int64_t Ho = yt->dims[2].off, Wo = yt->dims[3].off;
   LLVMTypeRef ft = cg_elem_type(c, dt);
   LLVMValueRef planes = LLVMBuildMul(c->b, cg_dim(c, xt->dims[0]), cg_i64(c, C), "");
-  LLVMValueRef xp = cg_value_ptr(c, ct_node_operand(n, 0)), yp = cg_value_ptr(c, n->results[0]);
+  LLVMValueRef xp = cg_value_ptr(c, ct_node_operand(n, grad ? 1 : 0)), yp = cg_value_ptr(c, n->results[0]);
+  LLVMValueRef gyp = grad ? cg_value_ptr(c, ct_node_operand(n, 0)) : NULL;
   cg_kernel kern;
-  cg_kernel_begin(c, &kern, "max_pool2d");
+  cg_kernel_begin(c, &kern, grad ? "max_pool2d_grad" : "max_pool2d");
   xp = cg_kernel_capture(c, &kern, xp);
   yp = cg_kernel_capture(c, &kern, yp);
+  if (grad) {
+    gyp = cg_kernel_capture(c, &kern, gyp);
+    int64_t es = (int64_t)ct_dtype_size(dt);
+    LLVMValueRef from = byte_off(c, yp, LLVMBuildMul(c->b, kern.begin, cg_i64(c, H * W), ""), es);
+    LLVMValueRef count = LLVMBuildSub(c->b, kern.end, kern.begin, "");
+    LLVMBuildMemSet(c->b, from, LLVMConstInt(c->t_i8, 0, 0), LLVMBuildMul(c->b, count, cg_i64(c, H * W * es), ""), 1);
+  }
   cg_loop lp, lh, lw;
   LLVMValueRef pl = cg_loop_begin(c, &lp, kern.begin, kern.end, "plane");
   LLVMValueRef xb = LLVMBuildMul(c->b, pl, cg_i64(c, H * W), "");
   LLVMValueRef yb = LLVMBuildMul(c->b, pl, cg_i64(c, Ho * Wo), "");
   LLVMValueRef oh = cg_loop_begin(c, &lh, cg_i64(c, 0), cg_i64(c, Ho), "oh");
   LLVMValueRef ow = cg_loop_begin(c, &lw, cg_i64(c, 0), cg_i64(c, Wo), "ow");
-  LLVMValueRef best = LLVMConstReal(ft, -__builtin_inf());
+  LLVMValueRef best = LLVMConstReal(ft, -__builtin_inf()), arg = cg_i64(c, -1);
   for (int64_t i = 0; i < k[0]; i++)
     for (int64_t j = 0; j < k[1]; j++) {
       LLVMValueRef ih = LLVMBuildAdd(c->b, LLVMBuildMul(c->b, oh, cg_i64(c, s[0]), ""), cg_i64(c, i * d[0] - p[0]), "");
@@ -274,10 +287,27 @@ ct_status cg_lower_max_pool2d(cg *c, const ct_node *n, int scratch) {
       LLVMValueRef v = LLVMBuildLoad2(c->b, ft, cg_gep(c, ft, xp, idx), "");
       LLVMValueRef better = LLVMBuildOr(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, v, best, ""),
                                         LLVMBuildFCmp(c->b, LLVMRealUNO, v, v, ""), "");
-      best = LLVMBuildSelect(c->b, LLVMBuildAnd(c->b, ok, better, ""), v, best, "");
+      LLVMValueRef take = LLVMBuildAnd(c->b, ok, better, "");
+      best = LLVMBuildSelect(c->b, take, v, best, "");
+      if (grad) {
+        LLVMValueRef first = LLVMBuildAnd(c->b, ok, LLVMBuildICmp(c->b, LLVMIntSLT, arg, cg_i64(c, 0), ""), "");
+        arg = LLVMBuildSelect(c->b, LLVMBuildOr(c->b, take, first, ""), idx, arg, "");
+      }
     }
   LLVMValueRef o = LLVMBuildAdd(c->b, yb, LLVMBuildAdd(c->b, LLVMBuildMul(c->b, oh, cg_i64(c, Wo), ""), ow, ""), "");
-  LLVMBuildStore(c->b, best, cg_gep(c, ft, yp, o));
+  if (!grad) {
+    LLVMBuildStore(c->b, best, cg_gep(c, ft, yp, o));
+  } else {
+    LLVMBasicBlockRef add = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "scatter");
+    LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "next");
+    LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, arg, cg_i64(c, 0), ""), add, next);
+    LLVMPositionBuilderAtEnd(c->b, add);
+    LLVMValueRef gp = cg_gep(c, ft, yp, arg);
+    LLVMValueRef g = LLVMBuildLoad2(c->b, ft, cg_gep(c, ft, gyp, o), "");
+    LLVMBuildStore(c->b, LLVMBuildFAdd(c->b, LLVMBuildLoad2(c->b, ft, gp, ""), g, ""), gp);
+    LLVMBuildBr(c->b, next);
+    LLVMPositionBuilderAtEnd(c->b, next);
+  }
   cg_loop_end(c, &lw);
   cg_loop_end(c, &lh);
   cg_loop_end(c, &lp);
