@@ -56,16 +56,27 @@ def time_call(fn, min_iters, min_seconds=0.5, warmup=3):
     return statistics.median(times), min(times)
 
 
+_PEAK_RSS = None
+
+
 def peak_rss_kib(cmd, env=None):
-    """Runs cmd and returns (exit status, its own peak RSS in KiB) through wait4."""
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    _, status, usage = os.wait4(p.pid, 0)
-    p.returncode = os.waitstatus_to_exitcode(status)
-    err = p.stderr.read().decode(errors="replace")
-    p.stderr.close()
-    if p.returncode != 0:
-        raise Unavailable(f"{os.path.basename(cmd[0])} exited {p.returncode}: {err.strip()[-200:]}")
-    return usage.ru_maxrss
+    """Runs cmd under bench/peak_rss.c and returns its peak RSS in KiB. (wait4 from this
+    process would report at least this Python's own RSS: the kernel carries the high-water mark
+    of the forked parent's memory across exec.)"""
+    global _PEAK_RSS
+    if _PEAK_RSS is None:
+        exe = os.path.join(tempfile.gettempdir(), f"ctorch-peak-rss-{os.getpid()}")
+        r = subprocess.run(["cc", "-O2", "-o", exe, os.path.join(HERE, "peak_rss.c")],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise Unavailable("peak_rss.c: " + r.stderr.strip()[-200:])
+        _PEAK_RSS = exe
+    r = subprocess.run([_PEAK_RSS, *cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       text=True, env=env)
+    m = re.search(r"peak_rss_kib (\d+)\s*$", r.stderr)
+    if r.returncode != 0 or not m:
+        raise Unavailable(f"{os.path.basename(cmd[0])} exited {r.returncode}: {r.stderr.strip()[-200:]}")
+    return int(m.group(1))
 
 
 class Ctorch:
@@ -94,7 +105,7 @@ class Ctorch:
         return dt, os.path.getsize(out)
 
     def bench(self, model, inputs, iters, entry=None):
-        """Median seconds per call of entry, from ctorch-run --bench."""
+        """Best seconds per call of entry, from ctorch-run --bench."""
         cmd = [self.tool("ctorch-run"), model, "--inputs", inputs, "--bench", str(iters),
                "--threads", str(self.threads)]
         if entry:
@@ -105,18 +116,18 @@ class Ctorch:
         return parse_bench(r.stdout + r.stderr)
 
     def rss(self, model, inputs):
-        return peak_rss_kib([self.tool("ctorch-run"), model, "--inputs", inputs, "--threads",
-                             str(self.threads)], env=self.env)
+        """Peak RSS of examples/deploy (ctorch-deploy: libctorch + the runtime, no compiler)."""
+        return peak_rss_kib([self.tool("ctorch-deploy"), model, inputs], env=self.env)
 
 
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0}
 
 
 def parse_bench(text):
-    """The median latency in seconds from ctorch-run --bench's report ("median 1.23 ms")."""
-    m = re.search(r"median[^0-9]*([0-9.]+(?:e[-+]?\d+)?)\s*(ns|us|µs|ms|s)\b", text)
+    """The best (min) latency in seconds from ctorch-run --bench's report ("min 1.23 ms")."""
+    m = re.search(r"\bmin[^0-9]*([0-9.]+(?:e[-+]?\d+)?)\s*(ns|us|µs|ms|s)\b", text)
     if not m:
-        raise Unavailable("ctorch-run --bench printed no median: " + text.strip()[-160:])
+        raise Unavailable("ctorch-run --bench printed no min: " + text.strip()[-160:])
     return float(m.group(1)) * _UNITS[m.group(2)]
 
 
@@ -149,11 +160,19 @@ class Report:
         self.sections.append((title, header, rows))
 
     def write(self, path, meta):
+        # A hand-written "## Analysis" section at the end of the previous file is kept as it is.
+        analysis = ""
+        if os.path.exists(path):
+            old = open(path).read()
+            at = old.find("\n## Analysis")
+            analysis = old[at:] if at >= 0 else ""
         with open(path, "w") as f:
             f.write("# ctorch benchmarks\n\n")
             f.write("Written by `bench/run.sh` (bench/bench.py); every number below comes from one run "
                     "on one machine, ctorch and PyTorch side by side with the same thread count. "
-                    "Ratios are PyTorch time / ctorch time (above 1: ctorch is faster).\n\n")
+                    "Ratios are PyTorch time / ctorch time (above 1: ctorch is faster). Times are the "
+                    "best of many calls on each side (ctorch-run --bench's min; the same loop in "
+                    "Python for PyTorch), the more stable statistic on a loaded machine.\n\n")
             for k, v in meta.items():
                 f.write(f"- {k}: {v}\n")
             for title, header, rows in self.sections:
@@ -165,6 +184,7 @@ class Report:
                 f.write("\n## Notes\n\n")
                 for n in self.notes:
                     f.write(f"- {n}\n")
+            f.write(analysis)
 
 
 def slug(name):
@@ -193,9 +213,9 @@ def bench_inference(ct, rep, a, name, path, cls, spec, shape_of, batches):
         safetensors_io.save(inputs, {"x": x})
         iters = max(5, min(2000, int(20000 / n)))
         with torch.no_grad():
-            eager, _ = time_call(lambda: model(x), iters // 4)
+            _, eager = time_call(lambda: model(x), iters // 4)
             ts_model = torchscript(model, x)
-            ts, _ = time_call(lambda: ts_model(x), iters // 4)
+            _, ts = time_call(lambda: ts_model(x), iters // 4)
         ours = None
         if ct_err is None:
             try:
@@ -223,7 +243,7 @@ def bench_train_step(ct, rep, a):
         loss.backward()
         opt.step()
 
-    eager, _ = time_call(step, 50 if not a.quick else 10)
+    _, eager = time_call(step, 50 if not a.quick else 10)
     weights = os.path.join(ct.work, "train.weights.safetensors")
     safetensors_io.save(weights, model.state_dict())
     inputs = os.path.join(ct.work, "train.inputs.safetensors")
@@ -270,9 +290,9 @@ def bench_chain(ct, rep, a):
     model = load_class(path, "Chain")()
     x = torch.randn(CHAIN_NUMEL)
     with torch.no_grad():
-        eager, _ = time_call(lambda: model(x), 5)
+        _, eager = time_call(lambda: model(x), 5)
         ts_model = torchscript(model, x)
-        ts, _ = time_call(lambda: ts_model(x), 5)
+        _, ts = time_call(lambda: ts_model(x), 5)
     moved = 2 * 4 * CHAIN_NUMEL  # one f32 read and one f32 write per element
     bw = ours = None
     try:
@@ -292,6 +312,7 @@ def bench_chain(ct, rep, a):
         return f"{moved / t / 1e9:.1f} GB/s" if t else "n/a"
 
     frac = f"{100 * moved / ours / 1e9 / bw:.0f}%" if ours and bw else "n/a"
+    rep.raw["chain_fraction"] = moved / ours / 1e9 / bw if ours and bw else None
     rep.table("Fused elementwise chain on 16M floats (`bench/models/chain.py`)",
               ["", "time", "effective bandwidth", "of copy bandwidth (target 80%)"],
               [["ctorch", fmt_time(ours), gbs(ours), frac],
@@ -342,7 +363,7 @@ def main():
         compiles.append([name, f"{cs:.2f} s" if cs else "n/a"])
         sizes.append([name, f"{size / 1024:.0f} KiB" if size else "n/a"])
         so_paths[name] = (so, path, cls, shape_of)
-    rep.table("Inference latency (median per call)",
+    rep.table("Inference latency (best of the timed calls)",
               ["model", "batch", "ctorch .so", "PyTorch eager", "TorchScript frozen",
                "vs eager", "vs TorchScript (target: 3x at batch 1, 1.3x at 64)"], infer_rows)
 
@@ -369,18 +390,50 @@ def main():
                          f"{theirs / 1024:.1f} MiB",
                          f"{ours / theirs:.3f}" if ours else "n/a"])
     rep.table("Peak RSS of a process running one batch-1 inference",
-              ["model", "ctorch-run .so", "python + TorchScript", "ratio (target < 0.1)"], rss_rows)
+              ["model", "ctorch-deploy .so (examples/deploy)", "python + TorchScript", "ratio (target < 0.1)"], rss_rows)
+
+    rep.table("Targets (issue 6)", ["target", "measured", "met"], targets(rep.raw, rss_rows))
 
     meta = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs "
                        f"({cpu_model()})",
             "threads": f"{a.threads} (CTORCH_NUM_THREADS and torch.set_num_threads)",
+            "load average at the end (1, 5, 15 min)": " ".join(f"{x:.1f}" for x in os.getloadavg()),
             "PyTorch": torch.__version__, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "ctorch": git_rev()}
     rep.write(a.out, meta)
     with open(os.path.splitext(a.out)[0] + ".json", "w") as f:
         json.dump(rep.raw, f, indent=1)
     shutil.rmtree(work, ignore_errors=True)
+    if _PEAK_RSS:
+        os.unlink(_PEAK_RSS)
     print(open(a.out).read())
+
+
+def targets(raw, rss_rows):
+    """Each issue-6 target next to what this run measured."""
+    rows = []
+
+    def speedup(key, base):
+        r = raw.get(key) or {}
+        return r[base] / r["ctorch"] if r.get("ctorch") and r.get(base) else None
+
+    for key, label in (("mlp_784_256_128_10", "MLP"), ("lenet_5", "LeNet-5"),
+                       ("transformer_block", "Transformer block")):
+        for n, want in ((1, 3.0), (64, 1.3), (32, 1.3)):
+            x = speedup(f"{key}.n{n}", "torchscript")
+            if f"{key}.n{n}" in raw:
+                rows.append([f"{label} batch {n}: >= {want}x TorchScript",
+                             f"{x:.2f}x" if x else "n/a", "yes" if x and x >= want else "no"])
+    x = speedup("train_step-O2", "eager")
+    rows.append(["LeNet train step: >= 1.5x eager", f"{x:.2f}x" if x else "n/a",
+                 "yes" if x and x >= 1.5 else "no"])
+    frac = raw.get("chain_fraction")
+    rows.append(["elementwise chain: >= 80% of copy bandwidth",
+                 f"{100 * frac:.0f}%" if frac else "n/a", "yes" if frac and frac >= 0.8 else "no"])
+    for name, ours, theirs, ratio_ in rss_rows:
+        rows.append([f"{name} peak RSS: < 1/10 of PyTorch's", ratio_,
+                     "yes" if ratio_ != "n/a" and float(ratio_) < 0.1 else "no"])
+    return rows
 
 
 def cpu_model():
