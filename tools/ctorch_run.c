@@ -36,6 +36,7 @@ static const char usage[] =
     "  --interpret             ignore the package's native code: run its IR\n"
     "  --save-weights FILE     after the run, write the parameters (state_dict keys)\n"
     "  --save-state FILE       same, with the optimizer state\n"
+    "  --save-package FILE     after the run, write the package with the current parameters\n"
     "  -h, --help              this text\n";
 
 static int parse_args(int argc, char **argv, options *o) {
@@ -65,6 +66,7 @@ static int parse_args(int argc, char **argv, options *o) {
     else if (!strcmp(a, "--check")) dst = &o->check;
     else if (!strcmp(a, "--save-weights")) dst = &o->save_weights;
     else if (!strcmp(a, "--save-state")) dst = &o->save_state;
+    else if (!strcmp(a, "--save-package")) dst = &o->save_package;
     else if (!strcmp(a, "--seed") || !strcmp(a, "--rtol") || !strcmp(a, "--atol") ||
              !strcmp(a, "--threads") || !strcmp(a, "--bench")) {
       if (i + 1 >= argc) goto missing;
@@ -169,9 +171,10 @@ int main(int argc, char **argv) {
   if (rc) return rc;
   if (o.threads) ct_set_num_threads(o.threads);
   if (ctorch_run_is_compiled(o.model)) return ctorch_run_compiled(&o);
-  if (o.list || o.bench || o.profile || o.interpret || o.save_weights || o.save_state) {
-    fprintf(stderr, "ctorch-run: error: --list, --bench, --profile, --interpret, --save-weights "
-            "and --save-state need a .ctm or .so model\n");
+  if (o.list || o.bench || o.profile || o.interpret || o.save_weights || o.save_state ||
+      o.save_package) {
+    fprintf(stderr, "ctorch-run: error: --list, --bench, --profile, --interpret, --save-weights, "
+            "--save-state and --save-package need a .ctm or .so model\n");
     return 2;
   }
 

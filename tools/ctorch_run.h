@@ -10,7 +10,8 @@
 #include "ctorch/tensor.h"
 
 typedef struct options {
-  const char *model, *entry, *inputs, *weights, *outputs, *check, *save_weights, *save_state;
+  const char *model, *entry, *inputs, *weights, *outputs, *check, *save_weights, *save_state,
+      *save_package;
   uint64_t seed;
   double rtol, atol;
   int print, threads, list, profile, interpret;

@@ -256,6 +256,10 @@ int ctorch_run_compiled(const options *o) {
     rc = error(ct_last_error());
     goto done;
   }
+  if (o->save_package && ct_model_save_package(m, o->save_package) != CT_OK) {
+    rc = error(ct_last_error());
+    goto done;
+  }
   rc = mismatches ? 1 : 0;
 done:
   for (int i = 0; out && i < n_out; i++)

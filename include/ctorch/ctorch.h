@@ -122,6 +122,11 @@ ct_status ct_model_load_params(ct_model *m, const char *path);
  * with_state adds the optimizer state. */
 ct_status ct_model_save_params(const ct_model *m, const char *path, bool with_state);
 
+/* Writes the model as a .ctm package again, with the current parameter, buffer and optimizer
+ * state values in its weights section (the other sections are copied): a trained model is then
+ * one file again. Only for models loaded from a package (CT_ERR_UNSUPPORTED for a .so). */
+ct_status ct_model_save_package(const ct_model *m, const char *path);
+
 /* Per-node timing of interpreted entries, for profilers: called after each node with its op
  * name and wall time. NULL turns it off. Native entries are not instrumented. */
 typedef void (*ct_model_profile_fn)(void *ctx, const char *op, double seconds);

@@ -117,3 +117,40 @@ ct_status ct_model_save_params(const ct_model *m, const char *path, bool with_st
   free(values);
   return st;
 }
+
+ct_status ct_model_save_package(const ct_model *m, const char *path) {
+  if (!m->pkg)
+    return api_fail(CT_ERR_UNSUPPORTED,
+                    "%s: only a model loaded from a package can be saved as "
+                    "one",
+                    m->path);
+  const ct_pkg_section *w = ct_package_find(m->pkg, CT_PKG_WEIGHTS);
+  uint64_t size = w ? w->size : 0;
+  uint8_t *weights = calloc(1, size ? (size_t)size : 1);
+  if (!weights) return api_fail(CT_ERR_NOMEM, "out of memory");
+  if (size) memcpy(weights, w->data, (size_t)size); /* keeps the padding as it was */
+  for (int i = 0; i < m->n_params; i++) {
+    const api_param *p = &m->params[i];
+    ct_tensor *c = ct_tensor_contiguous(p->cur);
+    if (!c) {
+      free(weights);
+      return api_fail(CT_ERR_NOMEM, "out of memory");
+    }
+    memcpy(weights + p->offset, ct_tensor_data(c), (size_t)p->nbytes);
+    ct_tensor_release(c);
+  }
+  int n = ct_package_num_sections(m->pkg);
+  ct_pkg_blob blobs[CT_PKG_MAX_SECTIONS];
+  for (int i = 0; i < n; i++) {
+    const ct_pkg_section *s = ct_package_section(m->pkg, i);
+    blobs[i] =
+        (ct_pkg_blob){s->kind, s->flags, s->kind == CT_PKG_WEIGHTS ? weights : s->data, s->size};
+  }
+  ct_diag diag;
+  ct_diag_init(&diag);
+  ct_status st = ct_package_write(path, n, blobs, &diag);
+  if (st != CT_OK) api_fail(st, "%s: %s", path, ct_diag_first_error(&diag));
+  ct_diag_free(&diag);
+  free(weights);
+  return st;
+}
