@@ -221,8 +221,8 @@ ct_lower_val *ct_lower_env_get(ct_lower_env *e, const char *name);
 void ct_lower_mod_set(ct_lower *L, ct_lower_mod *m, const char *name, ct_lower_val v);
 ct_lower_mod *ct_lower_mod_new(ct_lower *L, ct_lower_mod_kind k);
 ct_lower_val ct_lower_ns(ct_lower *L, const char *dotted);
-/* Runs a def's body (assignments, returns); self receives `self.x = ...`. Returns the value
- * of the first return reached, or None. Errors are reported per statement. */
+/* Runs a def's body (lower_control.c); self receives `self.x = ...`. Returns the value of the
+ * first return reached, or None. Errors are reported per statement. */
 ct_lower_val ct_lower_body(ct_lower *L, ct_lower_env *e, const ct_py_stmt_list *body,
                            ct_lower_mod *self);
 
@@ -275,7 +275,7 @@ ct_lower_val ct_lower_call_function(ct_lower *L, ct_lower_env *e, const ct_py_ex
 bool ct_lower_is_builtin(const char *name);
 ct_lower_val ct_lower_call_builtin(ct_lower *L, ct_lower_env *e, const ct_py_expr *call,
                                    const char *name);
-/* Pure shape helpers shared by calls and subscripts. */
+/* lower_shape.c: shape helpers shared by calls and subscripts. */
 ct_lower_val ct_lower_reshape(ct_lower *L, const ct_py_expr *x, ct_value *t, int n,
                               const ct_lower_val *dims);
 ct_lower_val ct_lower_flatten(ct_lower *L, const ct_py_expr *x, ct_value *t, int64_t start,
@@ -295,7 +295,6 @@ ct_lower_val ct_lower_slice(ct_lower *L, const ct_py_expr *x, ct_value *t, int d
 ct_lower_val ct_lower_leaky_relu(ct_lower *L, const ct_py_expr *x, ct_value *t, double slope);
 const char *ct_lower_kind_name(ct_lower_val_kind k);
 void ct_lower_set_loc(ct_lower *L, const ct_py_expr *x);
-bool ct_lower_tensor_arg(ct_lower *L, const ct_py_expr *x, ct_lower_val v, const char *what);
 /* A tensor operand: tensors as they are, Python numbers as rank-0 constants of dtype like. */
 ct_value *ct_lower_to_tensor(ct_lower *L, ct_lower_val v, ct_dtype like);
 

@@ -181,15 +181,6 @@ ct_lower_val ct_lower_binary(ct_lower *L, const ct_py_expr *x, ct_py_binop op, c
   return ct_lower_tensor(ct_build_binary(&L->b, o, p, q));
 }
 
-bool ct_lower_tensor_arg(ct_lower *L, const ct_py_expr *x, ct_lower_val v, const char *what) {
-  if (v.kind == CT_LV_ERR) return false;
-  if (v.kind != CT_LV_TENSOR) {
-    ERR(x, "%s expects a tensor", what);
-    return false;
-  }
-  return true;
-}
-
 /* Evaluates a call's arguments for a module call: positional (with *tuple) and keywords. */
 static bool call_args(ct_lower *L, ct_lower_env *e, const ct_py_expr *x, ct_lower_val *args,
                       int *n, ct_lower_env *kw) {
