@@ -69,7 +69,8 @@ static void usage(FILE *f) {
           "  --package FILE     training package (ctorchc model.py --train ... -o FILE)\n"
           "  --data DIR         IDX files (default " FULL_DATA ")\n"
           "  --out DIR          outputs: weights.safetensors, model.ctm, model.so (default .)\n"
-          "  --epochs E         epochs (default 8: about 90%% test accuracy)\n"
+          "  --epochs E         epochs (default 8: about 90%% test accuracy); 0 evaluates the\n"
+          "                     initial weights (--init) only\n"
           "  --batch-size B     batch size (default 64)\n"
           "  --seed S           shuffle seed (default 42)\n"
           "  --init FILE        initial weights (safetensors); default: the package's, which\n"
@@ -506,6 +507,11 @@ int main(int argc, char **argv) {
     goto out;
   }
 
+  if (o.epochs == 0) { /* evaluation only: the initial (or --init) weights */
+    double es;
+    if (evaluate(tr, &test, &accuracy, &es, &diag) != CT_OK) goto out;
+    printf("initial weights: test accuracy %.2f%% (%.1f s)\n", 100.0 * accuracy, es);
+  }
   if (o.deploy && done_epochs > 0 && deploy(&o, tools, weights, &test) != 0) goto out;
 
   printf("== summary\n");
