@@ -146,6 +146,7 @@ ct_status cg_lower_max_pool2d(cg *c, const ct_node *n, int scratch);
 ct_status cg_lower_softmax(cg *c, const ct_node *n, int scratch);
 ct_status cg_lower_reduce(cg *c, const ct_node *n, int scratch);
 ct_status cg_lower_layer_norm(cg *c, const ct_node *n, int scratch);
+ct_status cg_lower_shape(cg *c, const ct_node *n, int scratch);
 ct_status cg_lower_embedding(cg *c, const ct_node *n, int scratch);
 /* Calls ct_kernel_run for n over the current pointers of its operands and results (listed as a
  * fallback); cg_emit_kernel_call emits the call alone (a native lowering's error path). */

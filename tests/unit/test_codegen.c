@@ -249,6 +249,46 @@ static void test_train_graphs_match_interpreter(void) {
     }
 }
 
+/* Every .ctir module of tests/lit/codegen (one per lowering: fused chains, GEMM, reductions,
+ * shape copies, fallbacks) also runs and matches the interpreter. */
+static void test_lit_modules_match_interpreter(void) {
+  char dir[512];
+  snprintf(dir, sizeof dir, "%s/tests/lit/codegen", CT_SOURCE_DIR);
+  DIR *d = opendir(dir);
+  CHECK(d != NULL);
+  if (!d) return;
+  struct dirent *ent;
+  int n_mods = 0;
+  while ((ent = readdir(d))) {
+    size_t len = strlen(ent->d_name);
+    if (len < 6 || strcmp(ent->d_name + len - 5, ".ctir") != 0) continue;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, ent->d_name);
+    size_t n;
+    char *text = test_read_file(path, &n);
+    ct_diag diag;
+    ct_diag_init(&diag);
+    ct_module *m = text ? ct_module_parse(text, n, path, &diag) : NULL;
+    CHECK_MSG(m && ct_module_init_params(m, 0, &diag) == CT_OK, "%s: %s", path, ct_diag_first_error(&diag));
+    ct_diag_free(&diag);
+    free(text);
+    if (!m) continue;
+    n_mods++;
+    for (int level = 0; level <= 2; level += 2) {
+      char so[1024];
+      snprintf(so, sizeof so, "%s/lit_%s_O%d.so", tmpdir, m->name ? m->name : "model", level);
+      void *h = build_so(m, m->name ? m->name : "model", level, so);
+      static const int64_t batches[] = {1, 7, 64};
+      for (size_t b = 0; h && b < sizeof batches / sizeof batches[0]; b++)
+        run_entry(m, h, m->name ? m->name : "model", "forward", level, batches[b]);
+      if (h) dlclose(h);
+    }
+    ct_module_free(m);
+  }
+  closedir(d);
+  CHECK(n_mods >= 5);
+}
+
 /* A native lowering's runtime error (embedding index out of range) is a status and a message,
  * not a crash. */
 static void test_runtime_error_reported(void) {
@@ -344,6 +384,7 @@ int main(void) {
   }
   RUN_TEST(test_examples_match_interpreter);
   RUN_TEST(test_train_graphs_match_interpreter);
+  RUN_TEST(test_lit_modules_match_interpreter);
   RUN_TEST(test_typed_wrapper_and_metadata);
   RUN_TEST(test_runtime_error_reported);
   char cmd[600];
