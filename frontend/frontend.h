@@ -124,7 +124,7 @@ typedef enum ct_lower_mod_kind {
   CT_LM_LAYERNORM,
   CT_LM_EMBEDDING,
   CT_LM_ADAPTIVE_AVGPOOL,
-  CT_LM_SOFTMAX, /* Softmax and LogSoftmax (op) */
+  CT_LM_SOFTMAX,    /* Softmax and LogSoftmax (op) */
   CT_LM_LEAKY_RELU, /* eps: negative_slope */
   CT_LM_USER
 } ct_lower_mod_kind;
@@ -137,16 +137,16 @@ struct ct_lower_mod {
   int64_t in, out, groups; /* Linear, Conv2d; out is also BatchNorm's num_features and
                               Embedding's embedding_dim (in: num_embeddings) */
   int64_t k[2], stride[2], pad[2], dil[2];
-  bool bias;                  /* has a bias; for norms: affine / elementwise_affine */
-  int64_t start_dim, end_dim; /* Flatten; start_dim is also Softmax's dim */
-  double eps;                 /* BatchNorm, LayerNorm */
+  bool bias;                       /* has a bias; for norms: affine / elementwise_affine */
+  int64_t start_dim, end_dim;      /* Flatten; start_dim is also Softmax's dim */
+  double eps;                      /* BatchNorm, LayerNorm */
   int64_t norm_shape[CT_MAX_RANK]; /* LayerNorm's normalized_shape */
   int n_norm;
-  int64_t padding_idx;          /* Embedding: -1 for none */
+  int64_t padding_idx;               /* Embedding: -1 for none */
   bool ceil_mode, count_include_pad; /* MaxPool2d, AvgPool2d */
-  ct_value *mean_v, *var_v;     /* BatchNorm's running stats (graph inputs) */
-  const ct_py_stmt *cls;      /* CT_LM_USER */
-  const char **names;         /* attributes and children, in assignment order */
+  ct_value *mean_v, *var_v;          /* BatchNorm's running stats (graph inputs) */
+  const ct_py_stmt *cls;             /* CT_LM_USER */
+  const char **names;                /* attributes and children, in assignment order */
   ct_lower_val *vals;
   int n, cap;
   ct_value *weight_v, *bias_v; /* graph inputs, once the forward graph exists */

@@ -153,8 +153,8 @@ static void register_params(ct_lower *L, ct_graph *g, ct_lower_mod *m, const cha
     }
     m->mean_v = add_param_spec(L, g, prefix, "running_mean", vec, CT_PARAM_BUFFER, "zeros");
     m->var_v = add_param_spec(L, g, prefix, "running_var", vec, CT_PARAM_BUFFER, "ones");
-    add_param_spec(L, g, prefix, "num_batches_tracked", ct_type_scalar(CT_DT_I64),
-                   CT_PARAM_BUFFER, "zeros");
+    add_param_spec(L, g, prefix, "num_batches_tracked", ct_type_scalar(CT_DT_I64), CT_PARAM_BUFFER,
+                   "zeros");
     break;
   case CT_LM_LAYERNORM:
     if (m->bias) {

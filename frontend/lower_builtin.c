@@ -17,8 +17,8 @@ enum { MAX_ARGS = 8, MAX_RANGE = 100000 };
 /* ---- Python builtins on compile-time values ------------------------------------------------ */
 
 bool ct_lower_is_builtin(const char *name) {
-  static const char *const names[] = {"range", "len", "enumerate", "zip", "int",
-                                      "float", "min", "max", "abs", "list", "tuple"};
+  static const char *const names[] = {"range", "len", "enumerate", "zip",  "int",  "float",
+                                      "min",   "max", "abs",       "list", "tuple"};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     if (strcmp(name, names[i]) == 0) return true;
   return false;
@@ -52,8 +52,9 @@ ct_lower_val ct_lower_call_builtin(ct_lower *L, ct_lower_env *e, const ct_py_exp
     if (r[2] == 0) return ERR(call, "range() arg 3 must not be zero");
     int64_t count = r[2] > 0 ? (r[1] > r[0] ? (r[1] - r[0] + r[2] - 1) / r[2] : 0)
                              : (r[0] > r[1] ? (r[0] - r[1] - r[2] - 1) / -r[2] : 0);
-    if (count > MAX_RANGE) return ERR(call, "range() of %lld items; at most %d are unrolled",
-                                      (long long)count, MAX_RANGE);
+    if (count > MAX_RANGE)
+      return ERR(call, "range() of %lld items; at most %d are unrolled", (long long)count,
+                 MAX_RANGE);
     ct_lower_val t = ct_lower_tuple(L, (int)count);
     for (int64_t i = 0; i < count; i++)
       t.elts[i] = ct_lower_int(r[0] + i * r[2]);
@@ -72,8 +73,7 @@ ct_lower_val ct_lower_call_builtin(ct_lower *L, ct_lower_env *e, const ct_py_exp
   }
   if (strcmp(name, "enumerate") == 0 || strcmp(name, "list") == 0 || strcmp(name, "tuple") == 0) {
     int64_t start = 0;
-    if (n < 1 || n > (name[0] == 'e' ? 2 : 1))
-      return ERR(call, "%s() given %d arguments", name, n);
+    if (n < 1 || n > (name[0] == 'e' ? 2 : 1)) return ERR(call, "%s() given %d arguments", name, n);
     if (n == 2 && !const_int(L, args->items[1], a[1], &start)) return ct_lower_err_val();
     ct_lower_val items;
     if (!ct_lower_iter_items(L, args->items[0], a[0], &items)) return ct_lower_err_val();
@@ -109,7 +109,7 @@ ct_lower_val ct_lower_call_builtin(ct_lower *L, ct_lower_env *e, const ct_py_exp
       static const struct {
         const char *text;
         double value;
-      } special[] = {{"inf", INFINITY},   {"+inf", INFINITY}, {"-inf", -INFINITY},
+      } special[] = {{"inf", INFINITY},      {"+inf", INFINITY},       {"-inf", -INFINITY},
                      {"infinity", INFINITY}, {"-infinity", -INFINITY}, {"nan", NAN}};
       for (size_t i = 0; i < sizeof special / sizeof special[0]; i++)
         if (strcasecmp(v.s, special[i].text) == 0) return ct_lower_float(special[i].value);

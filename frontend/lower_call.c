@@ -37,10 +37,18 @@ static ct_op unary_op(const char *name) {
   static const struct {
     const char *name;
     ct_op op;
-  } t[] = {{"relu", CT_OP_RELU}, {"silu", CT_OP_SILU},       {"tanh", CT_OP_TANH},
-           {"sigmoid", CT_OP_SIGMOID}, {"exp", CT_OP_EXP},   {"log", CT_OP_LOG},
-           {"sqrt", CT_OP_SQRT}, {"rsqrt", CT_OP_RSQRT},     {"abs", CT_OP_ABS},
-           {"neg", CT_OP_NEG},   {"erf", CT_OP_ERF},         {"sign", CT_OP_SIGN},
+  } t[] = {{"relu", CT_OP_RELU},
+           {"silu", CT_OP_SILU},
+           {"tanh", CT_OP_TANH},
+           {"sigmoid", CT_OP_SIGMOID},
+           {"exp", CT_OP_EXP},
+           {"log", CT_OP_LOG},
+           {"sqrt", CT_OP_SQRT},
+           {"rsqrt", CT_OP_RSQRT},
+           {"abs", CT_OP_ABS},
+           {"neg", CT_OP_NEG},
+           {"erf", CT_OP_ERF},
+           {"sign", CT_OP_SIGN},
            {"logical_not", CT_OP_LOGICAL_NOT}};
   for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
     if (strcmp(name, t[i].name) == 0) return t[i].op;
@@ -51,11 +59,20 @@ static ct_op binary_op(const char *name) {
   static const struct {
     const char *name;
     ct_op op;
-  } t[] = {{"add", CT_OP_ADD},         {"sub", CT_OP_SUB},         {"mul", CT_OP_MUL},
-           {"div", CT_OP_DIV},         {"pow", CT_OP_POW},         {"maximum", CT_OP_MAXIMUM},
-           {"minimum", CT_OP_MINIMUM}, {"eq", CT_OP_EQ},           {"ne", CT_OP_NE},
-           {"lt", CT_OP_LT},           {"le", CT_OP_LE},           {"gt", CT_OP_GT},
-           {"ge", CT_OP_GE},           {"logical_and", CT_OP_LOGICAL_AND},
+  } t[] = {{"add", CT_OP_ADD},
+           {"sub", CT_OP_SUB},
+           {"mul", CT_OP_MUL},
+           {"div", CT_OP_DIV},
+           {"pow", CT_OP_POW},
+           {"maximum", CT_OP_MAXIMUM},
+           {"minimum", CT_OP_MINIMUM},
+           {"eq", CT_OP_EQ},
+           {"ne", CT_OP_NE},
+           {"lt", CT_OP_LT},
+           {"le", CT_OP_LE},
+           {"gt", CT_OP_GT},
+           {"ge", CT_OP_GE},
+           {"logical_and", CT_OP_LOGICAL_AND},
            {"logical_or", CT_OP_LOGICAL_OR}};
   for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
     if (strcmp(name, t[i].name) == 0) return t[i].op;
@@ -115,11 +132,9 @@ static bool parse_dtype(ct_lower *L, const ct_py_expr *x, ct_lower_val v, ct_dty
     static const struct {
       const char *name;
       ct_dtype dt;
-    } t[] = {{"torch.float32", CT_DT_F32}, {"torch.float", CT_DT_F32},
-             {"torch.float64", CT_DT_F64}, {"torch.double", CT_DT_F64},
-             {"torch.int64", CT_DT_I64},   {"torch.long", CT_DT_I64},
-             {"torch.int32", CT_DT_I32},   {"torch.int", CT_DT_I32},
-             {"torch.bool", CT_DT_BOOL}};
+    } t[] = {{"torch.float32", CT_DT_F32}, {"torch.float", CT_DT_F32}, {"torch.float64", CT_DT_F64},
+             {"torch.double", CT_DT_F64},  {"torch.int64", CT_DT_I64}, {"torch.long", CT_DT_I64},
+             {"torch.int32", CT_DT_I32},   {"torch.int", CT_DT_I32},   {"torch.bool", CT_DT_BOOL}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
       if (strcmp(v.s, t[i].name) == 0) {
         *out = t[i].dt;
@@ -132,8 +147,7 @@ static bool parse_dtype(ct_lower *L, const ct_py_expr *x, ct_lower_val v, ct_dty
 
 /* torch.zeros/ones/randn/rand(*size, dtype=...): a constant in forward; in __init__ an
  * initializer that nn.Parameter turns into a parameter. */
-static ct_lower_val factory(ct_lower *L, ct_lower_env *e, const ct_py_expr *call,
-                            const char *fn) {
+static ct_lower_val factory(ct_lower *L, ct_lower_env *e, const ct_py_expr *call, const char *fn) {
   ct_lower_val size[CT_MAX_RANK];
   int n;
   ct_dtype dt = CT_DT_F32;
@@ -142,10 +156,11 @@ static ct_lower_val factory(ct_lower *L, ct_lower_env *e, const ct_py_expr *call
     if (kw->name && strcmp(kw->name, "dtype") == 0) {
       if (!parse_dtype(L, kw->value, ct_lower_eval(L, e, kw->value), &dt))
         return ct_lower_err_val();
-    } else if (!kw->name || (strcmp(kw->name, "requires_grad") != 0 &&
-                             strcmp(kw->name, "device") != 0)) {
-      return ERR(kw, "unexpected keyword argument '%s' for torch.%s; supported: dtype, device, "
-                     "requires_grad",
+    } else if (!kw->name ||
+               (strcmp(kw->name, "requires_grad") != 0 && strcmp(kw->name, "device") != 0)) {
+      return ERR(kw,
+                 "unexpected keyword argument '%s' for torch.%s; supported: dtype, device, "
+                 "requires_grad",
                  kw->name ? kw->name : "**", fn);
     }
   }
@@ -160,20 +175,19 @@ static ct_lower_val factory(ct_lower *L, ct_lower_env *e, const ct_py_expr *call
       if (p->shape[i] < 0 || p->shape[i] > (1 << 30))
         return ERR(call, "torch.%s: size %lld out of range", fn, (long long)p->shape[i]);
       numel *= p->shape[i];
-      if (numel > ((int64_t)1 << 40))
-        return ERR(call, "torch.%s: more than 2^40 elements", fn);
+      if (numel > ((int64_t)1 << 40)) return ERR(call, "torch.%s: more than 2^40 elements", fn);
     }
-    p->spec = fn[0] == 'z' ? "zeros" : fn[0] == 'o' ? "ones" : strcmp(fn, "randn") == 0
-                                                                   ? "normal(0,1)"
-                                                                   : "uniform(0,1)";
+    p->spec = fn[0] == 'z'               ? "zeros"
+              : fn[0] == 'o'             ? "ones"
+              : strcmp(fn, "randn") == 0 ? "normal(0,1)"
+                                         : "uniform(0,1)";
     if (dt != CT_DT_F32) return ERR(call, "unsupported: a parameter of dtype other than f32");
     ct_lower_val v = {0};
     v.kind = CT_LV_INIT;
     v.param = p;
     return v;
   }
-  if (random)
-    return ERR(call, "unsupported: torch.%s in forward (random numbers at run time)", fn);
+  if (random) return ERR(call, "unsupported: torch.%s in forward (random numbers at run time)", fn);
   ct_dim dims[CT_MAX_RANK];
   for (int i = 0; i < n; i++) {
     dims[i] = size[i].i;
@@ -294,8 +308,7 @@ ct_lower_val ct_lower_call_function(ct_lower *L, ct_lower_env *e, const ct_py_ex
     if (!gelu) return ct_lower_tensor(ct_build_unary(&L->b, op, a[0].t));
     const char *approx = "none";
     if (h[1]) {
-      if (a[1].kind != CT_LV_STR ||
-          (strcmp(a[1].s, "none") != 0 && strcmp(a[1].s, "tanh") != 0))
+      if (a[1].kind != CT_LV_STR || (strcmp(a[1].s, "none") != 0 && strcmp(a[1].s, "tanh") != 0))
         return ERR(call, "gelu: approximate must be 'none' or 'tanh'");
       approx = a[1].s;
     }
@@ -388,9 +401,12 @@ ct_lower_val ct_lower_call_function(ct_lower *L, ct_lower_env *e, const ct_py_ex
     if (!h[1]) return ERR(call, "layer_norm needs normalized_shape");
     if (!dims_list(L, call, a[1], ns, &n)) return ct_lower_err_val();
     if (h[4]) {
-      if (a[4].kind == CT_LV_FLOAT) eps = a[4].f;
-      else if (a[4].kind == CT_LV_INT && ct_dim_is_const(a[4].i)) eps = (double)a[4].i.off;
-      else return ERR(call, "eps must be a number");
+      if (a[4].kind == CT_LV_FLOAT)
+        eps = a[4].f;
+      else if (a[4].kind == CT_LV_INT && ct_dim_is_const(a[4].i))
+        eps = (double)a[4].i.off;
+      else
+        return ERR(call, "eps must be a number");
     }
     bool w = h[2] && a[2].kind != CT_LV_NONE, b = h[3] && a[3].kind != CT_LV_NONE;
     if ((w && !need_tensor(L, call, a[2], fn, "weight")) ||
@@ -439,7 +455,7 @@ ct_lower_val ct_lower_call_function(ct_lower *L, ct_lower_env *e, const ct_py_ex
         !need_tensor(L, call, a[0], fn, "condition"))
       return ct_lower_err_val();
     if (!h[1] || !h[2]) return ERR(call, "torch.where needs condition, input and other");
-    ct_dtype dt = a[1].kind == CT_LV_TENSOR ? a[1].t->type.dtype
+    ct_dtype dt = a[1].kind == CT_LV_TENSOR   ? a[1].t->type.dtype
                   : a[2].kind == CT_LV_TENSOR ? a[2].t->type.dtype
                                               : CT_DT_F32;
     ct_lower_set_loc(L, call);
@@ -482,8 +498,10 @@ ct_lower_val ct_lower_call_function(ct_lower *L, ct_lower_env *e, const ct_py_ex
       if (!dims_list(L, call, v, perm, &n)) return ct_lower_err_val();
     } else {
       if (call->u.call.kwargs.n)
-        return ERR(&call->u.call.kwargs.items[0], "unexpected keyword argument '%s' for permute; "
-                   "supported: dims", call->u.call.kwargs.items[0].name ? call->u.call.kwargs.items[0].name : "**");
+        return ERR(&call->u.call.kwargs.items[0],
+                   "unexpected keyword argument '%s' for permute; "
+                   "supported: dims",
+                   call->u.call.kwargs.items[0].name ? call->u.call.kwargs.items[0].name : "**");
       if (!int_varargs(L, e, call, self ? 0 : 1, d, &n)) return ct_lower_err_val();
       for (int i = 0; i < n; i++)
         if (!ct_lower_as_int(L, call, d[i], &perm[i])) return ct_lower_err_val();
@@ -534,8 +552,7 @@ ct_lower_val ct_lower_call_function(ct_lower *L, ct_lower_env *e, const ct_py_ex
       if (!int_varargs(L, e, call, 0, d, &n)) return ct_lower_err_val();
     }
     const ct_type *ty = &self->t->type;
-    if (n < ty->rank)
-      return ERR(call, "expand: %d sizes for a tensor of rank %d", n, ty->rank);
+    if (n < ty->rank) return ERR(call, "expand: %d sizes for a tensor of rank %d", n, ty->rank);
     ct_dim shape[CT_MAX_RANK];
     for (int i = 0; i < n; i++) {
       int src = i - (n - ty->rank);
@@ -552,8 +569,8 @@ ct_lower_val ct_lower_call_function(ct_lower *L, ct_lower_env *e, const ct_py_ex
     if (self->t->type.rank != 2) return ERR(call, "Tensor.t expects a tensor of rank <= 2");
     return transpose(L, call, self->t, 0, 1);
   }
-  if (self && (strcmp(fn, "contiguous") == 0 || strcmp(fn, "clone") == 0 ||
-               strcmp(fn, "detach") == 0)) {
+  if (self &&
+      (strcmp(fn, "contiguous") == 0 || strcmp(fn, "clone") == 0 || strcmp(fn, "detach") == 0)) {
     static const char *const nm[] = {"memory_format"};
     if (!ct_lower_bind_args(L, e, call, fn, fn[0] == 'c' && fn[1] == 'o' ? 1 : 0, nm, a, h))
       return ct_lower_err_val();
@@ -561,8 +578,11 @@ ct_lower_val ct_lower_call_function(ct_lower *L, ct_lower_env *e, const ct_py_ex
   }
   if (self && (strcmp(fn, "float") == 0 || strcmp(fn, "double") == 0 || strcmp(fn, "long") == 0 ||
                strcmp(fn, "int") == 0 || strcmp(fn, "bool") == 0 || strcmp(fn, "to") == 0)) {
-    ct_dtype dt = fn[0] == 'f' ? CT_DT_F32 : fn[0] == 'd' ? CT_DT_F64 : fn[0] == 'l' ? CT_DT_I64
-                  : fn[0] == 'i' ? CT_DT_I32 : CT_DT_BOOL;
+    ct_dtype dt = fn[0] == 'f'   ? CT_DT_F32
+                  : fn[0] == 'd' ? CT_DT_F64
+                  : fn[0] == 'l' ? CT_DT_I64
+                  : fn[0] == 'i' ? CT_DT_I32
+                                 : CT_DT_BOOL;
     if (fn[0] == 't') {
       static const char *const nm[] = {"dtype"};
       if (!ct_lower_bind_args(L, e, call, "Tensor.to", 1, nm, a, h)) return ct_lower_err_val();
@@ -592,9 +612,12 @@ ct_lower_val ct_lower_call_function(ct_lower *L, ct_lower_env *e, const ct_py_ex
         !need_tensor(L, call, a[0], fn, "input"))
       return ct_lower_err_val();
     if (h[1]) {
-      if (a[1].kind == CT_LV_FLOAT) slope = a[1].f;
-      else if (a[1].kind == CT_LV_INT && ct_dim_is_const(a[1].i)) slope = (double)a[1].i.off;
-      else return ERR(call, "leaky_relu: negative_slope must be a number");
+      if (a[1].kind == CT_LV_FLOAT)
+        slope = a[1].f;
+      else if (a[1].kind == CT_LV_INT && ct_dim_is_const(a[1].i))
+        slope = (double)a[1].i.off;
+      else
+        return ERR(call, "leaky_relu: negative_slope must be a number");
     }
     return ct_lower_leaky_relu(L, call, a[0].t, slope);
   }
@@ -605,8 +628,8 @@ ct_lower_val ct_lower_call_function(ct_lower *L, ct_lower_env *e, const ct_py_ex
     if (!bind(L, e, call, fn, self, 3, nm, a, h)) return ct_lower_err_val();
     if (h[1] && a[1].kind == CT_LV_TENSOR)
       return ERR(call, "unsupported: Tensor.%s(other); use torch.%simum", fn, mx ? "max" : "min");
-    ct_lower_val vals = reduce(L, call, mx ? CT_OP_AMAX : CT_OP_AMIN, self->t,
-                               h[1] ? a[1] : ct_lower_none(), a[2]);
+    ct_lower_val vals =
+        reduce(L, call, mx ? CT_OP_AMAX : CT_OP_AMIN, self->t, h[1] ? a[1] : ct_lower_none(), a[2]);
     if (!h[1] || vals.kind == CT_LV_ERR) return vals;
     int64_t d;
     if (!ct_lower_as_int(L, call, a[1], &d)) return ct_lower_err_val();
@@ -678,8 +701,10 @@ ct_lower_val ct_lower_call_function(ct_lower *L, ct_lower_env *e, const ct_py_ex
     static const char *const nm[] = {"input", "dim", "keepdim"};
     if (!bind(L, e, call, fn, self, 3, nm, a, h) || !need_tensor(L, call, a[0], fn, "input"))
       return ct_lower_err_val();
-    ct_op r = fn[0] == 's' ? CT_OP_SUM : fn[0] == 'm' ? CT_OP_MEAN : fn[2] == 'a' ? CT_OP_AMAX
-                                                                                  : CT_OP_AMIN;
+    ct_op r = fn[0] == 's'   ? CT_OP_SUM
+              : fn[0] == 'm' ? CT_OP_MEAN
+              : fn[2] == 'a' ? CT_OP_AMAX
+                             : CT_OP_AMIN;
     return reduce(L, call, r, a[0].t, a[1], a[2]);
   }
   if (strcmp(fn, "argmax") == 0) {

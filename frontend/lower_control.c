@@ -347,8 +347,7 @@ static flow exec_stmt(ct_lower *L, ct_lower_env *e, const ct_py_stmt *s, ct_lowe
     return FLOW_NEXT;
   }
   case CT_PY_AUGASSIGN: {
-    ct_lower_val a = ct_lower_eval(L, e, s->u.aug.target),
-                 c = ct_lower_eval(L, e, s->u.aug.value);
+    ct_lower_val a = ct_lower_eval(L, e, s->u.aug.target), c = ct_lower_eval(L, e, s->u.aug.value);
     ct_lower_assign(L, e, s->u.aug.target, ct_lower_binary(L, s->u.aug.value, s->u.aug.op, a, c),
                     self);
     return FLOW_NEXT;
@@ -358,8 +357,7 @@ static flow exec_stmt(ct_lower *L, ct_lower_env *e, const ct_py_stmt *s, ct_lowe
     return FLOW_RETURN;
   case CT_PY_IF: {
     bool t;
-    if (!ct_lower_cond(L, s->u.if_.cond, ct_lower_eval(L, e, s->u.if_.cond), &t))
-      return FLOW_NEXT;
+    if (!ct_lower_cond(L, s->u.if_.cond, ct_lower_eval(L, e, s->u.if_.cond), &t)) return FLOW_NEXT;
     return exec_block(L, e, t ? &s->u.if_.body : &s->u.if_.orelse, self, ret, loop_depth);
   }
   case CT_PY_FOR: return exec_for(L, e, s, self, ret, loop_depth);

@@ -73,22 +73,25 @@ ct_lower_val ct_lower_binary(ct_lower *L, const ct_py_expr *x, ct_py_binop op, c
     ct_lower_val init = a.kind == CT_LV_INIT ? a : c, k = a.kind == CT_LV_INIT ? c : a;
     bool num = (k.kind == CT_LV_FLOAT || k.kind == CT_LV_INT) &&
                (k.kind == CT_LV_FLOAT || ct_dim_is_const(k.i));
-    if (op == CT_PY_MUL && num) return scale_init(L, x, init, k.kind == CT_LV_FLOAT ? k.f : (double)k.i.off);
+    if (op == CT_PY_MUL && num)
+      return scale_init(L, x, init, k.kind == CT_LV_FLOAT ? k.f : (double)k.i.off);
     if (op == CT_PY_DIV && num && a.kind == CT_LV_INIT) {
       double d = k.kind == CT_LV_FLOAT ? k.f : (double)k.i.off;
       if (d != 0) return scale_init(L, x, init, 1.0 / d);
     }
-    return ERR(x, "unsupported: '%s' on an initializer in __init__; supported: "
-                  "torch.zeros/ones/randn/rand(...) times or divided by a number",
+    return ERR(x,
+               "unsupported: '%s' on an initializer in __init__; supported: "
+               "torch.zeros/ones/randn/rand(...) times or divided by a number",
                ct_py_binop_str(op));
   }
-  if ((a.kind == CT_LV_INT || a.kind == CT_LV_BOOL) && (c.kind == CT_LV_INT || c.kind == CT_LV_BOOL)) {
+  if ((a.kind == CT_LV_INT || a.kind == CT_LV_BOOL) &&
+      (c.kind == CT_LV_INT || c.kind == CT_LV_BOOL)) {
     ct_dim r;
-    bool ok = op == CT_PY_ADD   ? ct_dim_add(a.i, c.i, &r)
-              : op == CT_PY_SUB ? ct_dim_sub(a.i, c.i, &r)
-              : op == CT_PY_MUL ? ct_dim_mul(a.i, c.i, &r)
+    bool ok = op == CT_PY_ADD                                 ? ct_dim_add(a.i, c.i, &r)
+              : op == CT_PY_SUB                               ? ct_dim_sub(a.i, c.i, &r)
+              : op == CT_PY_MUL                               ? ct_dim_mul(a.i, c.i, &r)
               : op == CT_PY_FLOORDIV && !ct_dim_is_const(a.i) ? ct_dim_div(a.i, c.i, &r)
-                                                               : false;
+                                                              : false;
     if (ok) return ct_lower_dim(r);
     if (ct_dim_is_const(a.i) && ct_dim_is_const(c.i)) {
       int64_t p = a.i.off, q = c.i.off;
@@ -99,7 +102,8 @@ ct_lower_val ct_lower_binary(ct_lower *L, const ct_py_expr *x, ct_py_binop op, c
       case CT_PY_FLOORDIV:
       case CT_PY_MOD:
         if (!q) return ERR(x, "integer division or modulo by zero");
-        if (q == -1 && p == INT64_MIN) return ERR(x, "integer overflow in '%s'", ct_py_binop_str(op));
+        if (q == -1 && p == INT64_MIN)
+          return ERR(x, "integer overflow in '%s'", ct_py_binop_str(op));
         return ct_lower_int(op == CT_PY_FLOORDIV ? floordiv(p, q) : p - floordiv(p, q) * q);
       case CT_PY_POW:
         if (q < 0) return ct_lower_float(pow((double)p, (double)q));
@@ -117,8 +121,9 @@ ct_lower_val ct_lower_binary(ct_lower *L, const ct_py_expr *x, ct_py_binop op, c
       default: break;
       }
     }
-    return ERR(x, "unsupported integer expression: '%s' on a symbolic size; supported: + - * // "
-                  "on sizes",
+    return ERR(x,
+               "unsupported integer expression: '%s' on a symbolic size; supported: + - * // "
+               "on sizes",
                ct_py_binop_str(op));
   }
   if (is_num(a) && is_num(c)) {
@@ -170,8 +175,8 @@ ct_lower_val ct_lower_binary(ct_lower *L, const ct_py_expr *x, ct_py_binop op, c
   case CT_PY_BITAND:
   case CT_PY_BITOR:
     if (dt != CT_DT_BOOL)
-      return ERR(x, "unsupported: '%s' on %s tensors; supported: bool tensors",
-                 ct_py_binop_str(op), ct_dtype_name(dt));
+      return ERR(x, "unsupported: '%s' on %s tensors; supported: bool tensors", ct_py_binop_str(op),
+                 ct_dtype_name(dt));
     o = op == CT_PY_BITAND ? CT_OP_LOGICAL_AND : CT_OP_LOGICAL_OR;
     break;
   default:
@@ -182,8 +187,8 @@ ct_lower_val ct_lower_binary(ct_lower *L, const ct_py_expr *x, ct_py_binop op, c
 }
 
 /* Evaluates a call's arguments for a module call: positional (with *tuple) and keywords. */
-static bool call_args(ct_lower *L, ct_lower_env *e, const ct_py_expr *x, ct_lower_val *args,
-                      int *n, ct_lower_env *kw) {
+static bool call_args(ct_lower *L, ct_lower_env *e, const ct_py_expr *x, ct_lower_val *args, int *n,
+                      ct_lower_env *kw) {
   *n = 0;
   for (int i = 0; i < x->u.call.args.n; i++) {
     const ct_py_expr *ax = x->u.call.args.items[i];
@@ -225,8 +230,9 @@ static ct_lower_val register_buffer(ct_lower *L, ct_lower_env *e, const ct_py_ex
   if (!ct_lower_bind_args(L, e, x, "register_buffer", 3, nm, a, h)) return ct_lower_err_val();
   if (!h[0] || a[0].kind != CT_LV_STR) return ERR(x, "register_buffer needs a name string");
   if (!h[1] || a[1].kind != CT_LV_INIT)
-    return ERR(x, "unsupported register_buffer tensor; supported: torch.zeros/ones/randn/rand(...), "
-                  "optionally times a number");
+    return ERR(x,
+               "unsupported register_buffer tensor; supported: torch.zeros/ones/randn/rand(...), "
+               "optionally times a number");
   if (h[2] && !ct_lower_truthy(a[2]))
     return ERR(x, "unsupported: register_buffer(persistent=False); supported: persistent buffers");
   ct_lower_param *p = ct_arena_memdup(L->arena, a[1].param, sizeof *p);
@@ -325,7 +331,9 @@ ct_lower_val ct_lower_eval(ct_lower *L, ct_lower_env *e, const ct_py_expr *x) {
     if (o.kind == CT_LV_MODULE) {
       ct_lower_env me = {o.mod->names, o.mod->vals, o.mod->n, o.mod->cap};
       ct_lower_val *v = ct_lower_env_get(&me, a);
-      if (!v) return ERR(x, "%s has no attribute '%s'", o.mod->type_name ? o.mod->type_name : "module", a);
+      if (!v)
+        return ERR(x, "%s has no attribute '%s'", o.mod->type_name ? o.mod->type_name : "module",
+                   a);
       if (v->kind == CT_LV_PARAM && L->in_forward) return ct_lower_tensor(v->param->v);
       return *v;
     }
@@ -348,8 +356,9 @@ ct_lower_val ct_lower_eval(ct_lower *L, ct_lower_env *e, const ct_py_expr *x) {
       ct_lower_set_loc(L, x);
       return ct_lower_tensor(ct_build_permute(&L->b, o.t, 2, perm));
     }
-    return ERR(x, "unsupported attribute: .%s of a value of type %s; supported: module "
-                  "attributes, .shape, .ndim, .T",
+    return ERR(x,
+               "unsupported attribute: .%s of a value of type %s; supported: module "
+               "attributes, .shape, .ndim, .T",
                a, ct_lower_kind_name(o.kind));
   }
   case CT_PY_SUBSCRIPT: return ct_lower_subscript(L, e, x);
@@ -404,8 +413,8 @@ ct_lower_val ct_lower_eval(ct_lower *L, ct_lower_env *e, const ct_py_expr *x) {
       }
       if (o.kind == CT_LV_INT && ct_dim_is_const(o.i)) return ct_lower_int(~o.i.off);
     }
-    return ERR(x, "unsupported unary operator '%s' on a value of type %s",
-               ct_py_unop_str(op), ct_lower_kind_name(o.kind));
+    return ERR(x, "unsupported unary operator '%s' on a value of type %s", ct_py_unop_str(op),
+               ct_lower_kind_name(o.kind));
   }
   case CT_PY_BINARY: {
     ct_lower_val a = ct_lower_eval(L, e, x->u.binary.lhs), c = ct_lower_eval(L, e, x->u.binary.rhs);

@@ -40,19 +40,18 @@ static bool bound(ct_lower *L, ct_lower_env *e, const ct_py_expr *b, int64_t dfl
   return ct_lower_as_int(L, b, v, out);
 }
 
-static bool slice_parts(ct_lower *L, ct_lower_env *e, const ct_py_expr *s, int64_t *lo,
-                        int64_t *hi, int64_t *step) {
+static bool slice_parts(ct_lower *L, ct_lower_env *e, const ct_py_expr *s, int64_t *lo, int64_t *hi,
+                        int64_t *step) {
   if (!bound(L, e, s->u.slice.step, 1, step)) return false;
   if (*step < 1) {
-    ERR(s->u.slice.step ? s->u.slice.step : s, "unsupported: slice step %lld; supported: steps >= 1",
-        (long long)*step);
+    ERR(s->u.slice.step ? s->u.slice.step : s,
+        "unsupported: slice step %lld; supported: steps >= 1", (long long)*step);
     return false;
   }
   return bound(L, e, s->u.slice.lo, 0, lo) && bound(L, e, s->u.slice.hi, SLICE_TO_END, hi);
 }
 
-static ct_lower_val index_tensor(ct_lower *L, ct_lower_env *e, const ct_py_expr *x,
-                                 ct_value *t) {
+static ct_lower_val index_tensor(ct_lower *L, ct_lower_env *e, const ct_py_expr *x, ct_value *t) {
   const ct_py_expr *ix = x->u.sub.index;
   const ct_py_expr *const *items = &ix;
   int n = 1;
@@ -99,8 +98,10 @@ static ct_lower_val index_tensor(ct_lower *L, ct_lower_env *e, const ct_py_expr 
         /* Python's clamping, so the IR says [start, end) within the dim. */
         int64_t len = size.off;
         if (lo < 0) lo = lo + len < 0 ? 0 : lo + len;
-        if (hi == SLICE_TO_END || hi > len) hi = len;
-        else if (hi < 0) hi = hi + len < 0 ? 0 : hi + len;
+        if (hi == SLICE_TO_END || hi > len)
+          hi = len;
+        else if (hi < 0)
+          hi = hi + len < 0 ? 0 : hi + len;
         if (lo > len) lo = len;
         if (hi < lo) hi = lo;
       }
@@ -124,8 +125,8 @@ static ct_lower_val index_tensor(ct_lower *L, ct_lower_env *e, const ct_py_expr 
     if (!ct_lower_as_int(L, it, v, &k)) return ct_lower_err_val();
     ct_dim size = cur->type.dims[d];
     if (ct_dim_is_const(size) && (k >= size.off || k < -size.off))
-      return ERR(it, "index %lld is out of bounds for dimension %d with size %lld", (long long)k,
-                 d, (long long)size.off);
+      return ERR(it, "index %lld is out of bounds for dimension %d with size %lld", (long long)k, d,
+                 (long long)size.off);
     if (ct_dim_is_const(size) && k < 0) k += size.off;
     ct_lower_val s = ct_lower_slice(L, it, cur, d, k, k == -1 ? SLICE_TO_END : k + 1, 1);
     if (s.kind == CT_LV_ERR) return s;
@@ -140,8 +141,7 @@ static ct_lower_val index_tensor(ct_lower *L, ct_lower_env *e, const ct_py_expr 
   return ct_lower_tensor(ct_build_reshape(&L->b, cur, n_out, out_dims));
 }
 
-static ct_lower_val index_tuple(ct_lower *L, ct_lower_env *e, const ct_py_expr *x,
-                                ct_lower_val o) {
+static ct_lower_val index_tuple(ct_lower *L, ct_lower_env *e, const ct_py_expr *x, ct_lower_val o) {
   const ct_py_expr *ix = x->u.sub.index;
   if (ix->kind == CT_PY_SLICE) {
     int64_t lo, hi, step;
@@ -173,8 +173,7 @@ ct_lower_val ct_lower_subscript(ct_lower *L, ct_lower_env *e, const ct_py_expr *
     ct_lower_val items;
     if (!ct_lower_iter_items(L, x, o, &items)) return ct_lower_err_val();
     if (x->u.sub.index->kind == CT_PY_SLICE)
-      return ERR(x, "unsupported: slicing a %s; supported: integer indices",
-                 o.mod->type_name);
+      return ERR(x, "unsupported: slicing a %s; supported: integer indices", o.mod->type_name);
     return index_tuple(L, e, x, items);
   }
   return ERR(x,

@@ -55,8 +55,7 @@ bool ct_lower_bind_args(ct_lower *L, ct_lower_env *e, const ct_py_expr *call, co
         continue;
       }
       if (v.kind != CT_LV_TUPLE) {
-        ERR(ax, "unsupported: *%s in a call; supported: *tuple, *list",
-            ct_lower_kind_name(v.kind));
+        ERR(ax, "unsupported: *%s in a call; supported: *tuple, *list", ct_lower_kind_name(v.kind));
         ok = false;
         continue;
       }
@@ -72,8 +71,8 @@ bool ct_lower_bind_args(ct_lower *L, ct_lower_env *e, const ct_py_expr *call, co
     n_pos++;
   }
   if (n_pos > n_names) {
-    ERR(extra ? extra : call, "%s takes at most %d positional argument%s but %d were given", fname, n_names,
-        n_names == 1 ? "" : "s", n_pos);
+    ERR(extra ? extra : call, "%s takes at most %d positional argument%s but %d were given", fname,
+        n_names, n_names == 1 ? "" : "s", n_pos);
     ok = false;
   }
   for (int k = 0; k < call->u.call.kwargs.n; k++) {
@@ -126,8 +125,9 @@ static ct_lower_val construct_parameter(ct_lower *L, ct_lower_env *e, const ct_p
   bool h[2];
   if (!ct_lower_bind_args(L, e, call, "nn.Parameter", 2, nm, a, h)) return ct_lower_err_val();
   if (!h[0] || a[0].kind != CT_LV_INIT)
-    return ERR(call, "unsupported nn.Parameter argument%s%s; supported: torch.zeros/ones/randn/"
-                     "rand(*size), optionally times a number",
+    return ERR(call,
+               "unsupported nn.Parameter argument%s%s; supported: torch.zeros/ones/randn/"
+               "rand(*size), optionally times a number",
                h[0] ? " of type " : "", h[0] ? ct_lower_kind_name(a[0].kind) : "");
   ct_lower_param *p = ct_arena_memdup(L->arena, a[0].param, sizeof *p);
   p->kind = h[1] && !ct_lower_truthy(a[1]) ? CT_PARAM_BUFFER : CT_PARAM_WEIGHT;
@@ -158,7 +158,10 @@ static bool in_range(ct_lower *L, const ct_py_expr *call, const char *cls, const
                      int64_t v, int64_t lo) {
   if (v >= lo && v <= MAX_DIM) return true;
   ERR(call, "nn.%s: %s must be %s, got %lld", cls, what,
-      lo == 0 ? "non-negative" : lo == 1 ? "positive" : "in range", (long long)v);
+      lo == 0   ? "non-negative"
+      : lo == 1 ? "positive"
+                : "in range",
+      (long long)v);
   return false;
 }
 
@@ -322,8 +325,7 @@ static ct_lower_val construct_nn_kind(ct_lower *L, ct_lower_env *e, const ct_py_
       snprintf(qual, sizeof qual, "nn.%s", cls);
       ct_lower_val a[1];
       bool h[1];
-      if (!ct_lower_bind_args(L, e, call, qual, gelu || inplace ? 1 : 0, gelu ? gelu_nm : nm, a,
-                              h))
+      if (!ct_lower_bind_args(L, e, call, qual, gelu || inplace ? 1 : 0, gelu ? gelu_nm : nm, a, h))
         return ct_lower_err_val();
       ct_lower_mod *m = ct_lower_mod_new(L, CT_LM_ACT);
       m->op = acts[i].op;
@@ -419,8 +421,9 @@ static ct_lower_val construct_nn_kind(ct_lower *L, ct_lower_env *e, const ct_py_
     if (!ct_lower_as_int(L, call, a[0], &m->out) || !norm_args(L, call, a, h, 1, 3, m))
       return ct_lower_err_val();
     if (h[4] && !ct_lower_truthy(a[4]))
-      return ERR(call, "unsupported: %s(track_running_stats=False) (batch statistics in eval "
-                       "mode); supported: running statistics",
+      return ERR(call,
+                 "unsupported: %s(track_running_stats=False) (batch statistics in eval "
+                 "mode); supported: running statistics",
                  qual);
     return ct_lower_modv(m);
   }
@@ -497,8 +500,9 @@ static ct_lower_val construct_nn_kind(ct_lower *L, ct_lower_env *e, const ct_py_
     ct_lower_mod *m = ct_lower_mod_new(L, CT_LM_SOFTMAX);
     m->op = cls[0] == 'S' ? CT_OP_SOFTMAX : CT_OP_LOG_SOFTMAX;
     if (!h[0] || a[0].kind == CT_LV_NONE)
-      return ERR(call, "unsupported: %s without dim (PyTorch's implicit dim is deprecated); "
-                       "pass dim=",
+      return ERR(call,
+                 "unsupported: %s without dim (PyTorch's implicit dim is deprecated); "
+                 "pass dim=",
                  qual);
     if (!ct_lower_as_int(L, call, a[0], &m->start_dim)) return ct_lower_err_val();
     return ct_lower_modv(m);
@@ -506,7 +510,8 @@ static ct_lower_val construct_nn_kind(ct_lower *L, ct_lower_env *e, const ct_py_
   return ERR(call,
              "unsupported module: nn.%s; supported: Linear, Conv2d, MaxPool2d, AvgPool2d, "
              "AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, LayerNorm, Embedding, ReLU, GELU, "
-             "SiLU, Tanh, Sigmoid, LeakyReLU, Softmax, LogSoftmax, Identity, Dropout, Flatten, Sequential, "
+             "SiLU, Tanh, Sigmoid, LeakyReLU, Softmax, LogSoftmax, Identity, Dropout, Flatten, "
+             "Sequential, "
              "ModuleList, Parameter",
              cls);
 }
@@ -541,8 +546,7 @@ bool ct_lower_bind_params(ct_lower *L, ct_lower_env *e, const ct_py_stmt *def, i
   for (int i = 1; i < np; i++) {
     const ct_py_param *p = &def->u.def.params[i];
     if (p->kind != CT_PY_PARAM_NORMAL) {
-      ERR(p, "unsupported parameter kind in %s; supported: plain parameters with defaults",
-          fname);
+      ERR(p, "unsupported parameter kind in %s; supported: plain parameters with defaults", fname);
       return false;
     }
   }

@@ -56,12 +56,12 @@ static ct_lower_val pointwise(ct_lower *L, ct_lower_env *e, const ct_py_expr *ca
       !need_tensor(L, call, a[0], fn, "input") || !need_tensor(L, call, a[1], fn, "target"))
     return ct_lower_err_val();
   if ((h[2] && a[2].kind != CT_LV_NONE) || (h[3] && a[3].kind != CT_LV_NONE))
-    return ERR(call, "unsupported: %s with the deprecated size_average/reduce; use reduction=",
-               qual);
+    return ERR(call,
+               "unsupported: %s with the deprecated size_average/reduce; use reduction=", qual);
   if (!reduction(L, call, a[4], h[4], &red)) return ct_lower_err_val();
   ct_lower_set_loc(L, call);
   ct_value *d = ct_build_binary(&L->b, CT_OP_SUB, a[0].t, a[1].t);
-  ct_value *p = !d ? NULL
+  ct_value *p = !d             ? NULL
                 : fn[0] == 'm' ? ct_build_binary(&L->b, CT_OP_MUL, d, d)
                                : ct_build_unary(&L->b, CT_OP_ABS, d);
   return reduce_loss(L, p, red);
@@ -70,10 +70,9 @@ static ct_lower_val pointwise(ct_lower *L, ct_lower_env *e, const ct_py_expr *ca
 /* F.cross_entropy / F.nll_loss with class-index targets (or class probabilities for
  * cross_entropy) over [N, C] inputs: log_softmax, one_hot, mul, sum over classes, then the
  * reduction. */
-ct_lower_val ct_lower_loss(ct_lower *L, ct_lower_env *e, const ct_py_expr *call,
-                           const char *fn) {
+ct_lower_val ct_lower_loss(ct_lower *L, ct_lower_env *e, const ct_py_expr *call, const char *fn) {
   if (fn[0] == 'm' || fn[0] == 'l') return pointwise(L, e, call, fn);
-  static const char *const nm[] = {"input",  "target", "weight",          "size_average",
+  static const char *const nm[] = {"input",        "target", "weight",    "size_average",
                                    "ignore_index", "reduce", "reduction", "label_smoothing"};
   ct_lower_val a[8];
   bool h[8];
@@ -87,8 +86,7 @@ ct_lower_val ct_lower_loss(ct_lower *L, ct_lower_env *e, const ct_py_expr *call,
         !(i == 4 && a[i].kind == CT_LV_INT && a[i].i.off == -100) &&
         !(i == 7 && (a[i].kind == CT_LV_FLOAT || a[i].kind == CT_LV_INT) &&
           (a[i].kind == CT_LV_FLOAT ? a[i].f : (double)a[i].i.off) == 0))
-      return ERR(call, "unsupported: %s with '%s'; supported: input, target, reduction", fn,
-                 nm[i]);
+      return ERR(call, "unsupported: %s with '%s'; supported: input, target, reduction", fn, nm[i]);
   const char *red;
   if (!reduction(L, call, a[6], h[6], &red)) return ct_lower_err_val();
   ct_value *x = a[0].t, *t = a[1].t;
@@ -113,8 +111,7 @@ ct_lower_val ct_lower_loss(ct_lower *L, ct_lower_env *e, const ct_py_expr *call,
   } else if (ce && ct_type_eq(&t->type, &x->type)) {
     w = t; /* class probabilities */
   } else {
-    return ERR(call,
-               "%s: target %s does not match input %s; supported: i64[N] class indices%s", fn,
+    return ERR(call, "%s: target %s does not match input %s; supported: i64[N] class indices%s", fn,
                ts, xs, ce ? " or class probabilities of the input's shape" : "");
   }
   if (!logp || !w) return ct_lower_err_val();
@@ -123,4 +120,3 @@ ct_lower_val ct_lower_loss(ct_lower *L, ct_lower_env *e, const ct_py_expr *call,
   ct_value *picked = prod ? ct_build_reduce(&L->b, CT_OP_SUM, prod, 1, &one, false) : NULL;
   return reduce_loss(L, picked ? ct_build_unary(&L->b, CT_OP_NEG, picked) : NULL, red);
 }
-

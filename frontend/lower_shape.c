@@ -55,11 +55,10 @@ ct_lower_val ct_lower_flatten(ct_lower *L, const ct_py_expr *x, ct_value *t, int
   return ct_lower_tensor(ct_build_reshape(&L->b, t, n, shape));
 }
 
-const char *const ct_lower_max_pool_names[6] = {"kernel_size", "stride", "padding",
-                                                "dilation", "return_indices", "ceil_mode"};
-const char *const ct_lower_avg_pool_names[6] = {"kernel_size", "stride",
-                                                "padding", "ceil_mode",
-                                                "count_include_pad", "divisor_override"};
+const char *const ct_lower_max_pool_names[6] = {"kernel_size", "stride",         "padding",
+                                                "dilation",    "return_indices", "ceil_mode"};
+const char *const ct_lower_avg_pool_names[6] = {
+    "kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"};
 
 bool ct_lower_pool_params(ct_lower *L, const ct_py_expr *call, const char *fname, bool max,
                           const ct_lower_val *a, const bool *h, ct_lower_mod *m) {
@@ -93,8 +92,7 @@ ct_lower_val ct_lower_pool(ct_lower *L, const ct_py_expr *x, bool max, ct_value 
                    max ? ct_attr_ints("dilation", 2, m->dil)
                        : ct_attr_bool("count_include_pad", m->count_include_pad)};
   ct_lower_set_loc(L, x);
-  return ct_lower_tensor(
-      ct_build(&L->b, max ? CT_OP_MAX_POOL2D : CT_OP_AVG_POOL2D, 1, &t, at, 5));
+  return ct_lower_tensor(ct_build(&L->b, max ? CT_OP_MAX_POOL2D : CT_OP_AVG_POOL2D, 1, &t, at, 5));
 }
 
 /* AdaptiveAvgPool2d: output 1x1 is a mean over H and W; an output size that divides the input
@@ -114,8 +112,8 @@ ct_lower_val ct_lower_adaptive_avg_pool(ct_lower *L, const ct_py_expr *x, ct_val
     ct_lower_set_loc(L, x);
     return ct_lower_tensor(ct_build_reduce(&L->b, CT_OP_MEAN, t, 2, dims, true));
   }
-  if (!ct_dim_is_const(h) || !ct_dim_is_const(w) || out[0] < 1 || out[1] < 1 ||
-      h.off % out[0] || w.off % out[1]) {
+  if (!ct_dim_is_const(h) || !ct_dim_is_const(w) || out[0] < 1 || out[1] < 1 || h.off % out[0] ||
+      w.off % out[1]) {
     char s[128];
     ct_type_format(L->m, ty, s, sizeof s);
     return ERR(x,
@@ -129,4 +127,3 @@ ct_lower_val ct_lower_adaptive_avg_pool(ct_lower *L, const ct_py_expr *x, ct_val
   m.count_include_pad = true;
   return ct_lower_pool(L, x, false, t, &m);
 }
-

@@ -12,8 +12,7 @@
 #include "ir.h"
 #include "testlib.h"
 
-static ct_module *compile(const char *src, int n_inputs, const char *const *specs,
-                          ct_diag *diag) {
+static ct_module *compile(const char *src, int n_inputs, const char *const *specs, ct_diag *diag) {
   ct_frontend_options opt = {NULL, n_inputs, specs};
   ct_module *m = NULL;
   ct_status st = ct_frontend_compile(src, strlen(src), "m.py", &opt, &m, diag);
@@ -137,10 +136,11 @@ static ct_tensor *run1(const ct_module *m, ct_tensor *const *in, int n_in) {
 
 /* x[:, 1:-1:2, -1] and x[..., ::3] against the index arithmetic written out. */
 static void test_indexing_numerics(void) {
-  static const char src[] = "import torch.nn as nn\n"
-                            "class M(nn.Module):\n"
-                            "    def forward(self, x):\n"
-                            "        return x[:, 1:-1:2, -1] * 10 + x[..., ::3].sum(-1)[:, 1:-1:2]\n";
+  static const char src[] =
+      "import torch.nn as nn\n"
+      "class M(nn.Module):\n"
+      "    def forward(self, x):\n"
+      "        return x[:, 1:-1:2, -1] * 10 + x[..., ::3].sum(-1)[:, 1:-1:2]\n";
   ct_diag d;
   ct_diag_init(&d);
   const char *spec[] = {"x=f32[N,7,5]"};
