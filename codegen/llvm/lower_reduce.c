@@ -1,5 +1,5 @@
 /* codegen/llvm/lower_reduce.c: sum, mean, amax and amin over f32/f64. The input's dims collapse
- * into kept (K) and reduced (R) groups; [R], [K,R], [R,K] and [K,R,K] lower natively, split
+ * into kept (K) and reduced (R) groups; [R], [K,R], [R,K], [K,R,K] and [R,K,R] lower natively, split
  * over the thread pool by the outer kept group. A trailing reduced group accumulates in eight
  * f64 lanes (<8 x double>: vector-friendly, and as accurate as the runtime's double
  * accumulation); a reduced group followed by kept dims accumulates whole rows, which is an
@@ -39,20 +39,24 @@ static LLVMValueRef entry_alloca(cg *c, LLVMTypeRef t) {
 
 enum { LANES = 8 };
 
-/* y[k] = reduce_r x[k*R + r] for k in the kernel's range. */
+/* y[k] = reduce_{r0, r} x[(r0*K + k)*R + r] for k in the kernel's range: rows of R reduce in
+ * eight f64 lanes plus a scalar tail, over r0 < R0 ([K,R] has R0 = 1; [R0,K,R] is, e.g., a
+ * conv bias gradient over N, H, W). */
 static void row_reduce(cg *c, cg_kernel *k, red_kind kind, ct_dtype dt, LLVMValueRef x,
-                       LLVMValueRef y, LLVMValueRef r) {
+                       LLVMValueRef y, LLVMValueRef r, LLVMValueRef r0, LLVMValueRef kk) {
   LLVMTypeRef et = cg_elem_type(c, dt), dtp = c->t_f64;
   LLVMTypeRef vin = LLVMVectorType(et, LANES), vacc = LLVMVectorType(dtp, LANES);
   LLVMValueRef vslot = entry_alloca(c, vacc), sslot = entry_alloca(c, dtp);
   LLVMValueRef init_lanes[LANES];
   for (int i = 0; i < LANES; i++) init_lanes[i] = LLVMConstReal(dtp, init_value(kind));
   LLVMValueRef vinit = LLVMConstVector(init_lanes, LANES);
-  cg_loop lk, lv, lt;
+  cg_loop lk, lo, lv, lt;
   LLVMValueRef row = cg_loop_begin(c, &lk, k->begin, k->end, "row");
-  LLVMValueRef base = LLVMBuildNSWMul(c->b, row, r, "");
   LLVMBuildStore(c->b, vinit, vslot);
+  LLVMBuildStore(c->b, LLVMConstReal(dtp, init_value(kind)), sslot);
   LLVMValueRef nvec = LLVMBuildUDiv(c->b, r, cg_i64(c, LANES), "");
+  LLVMValueRef o = cg_loop_begin(c, &lo, cg_i64(c, 0), r0, "r0");
+  LLVMValueRef base = LLVMBuildNSWMul(c->b, LLVMBuildNSWAdd(c->b, LLVMBuildNSWMul(c->b, o, kk, ""), row, ""), r, "");
   LLVMValueRef v = cg_loop_begin(c, &lv, cg_i64(c, 0), nvec, "vec");
   LLVMValueRef at = LLVMBuildNSWAdd(c->b, base, LLVMBuildNSWMul(c->b, v, cg_i64(c, LANES), ""), "");
   LLVMValueRef vp = LLVMBuildBitCast(c->b, cg_gep(c, et, x, at), LLVMPointerType(vin, 0), "");
@@ -61,17 +65,17 @@ static void row_reduce(cg *c, cg_kernel *k, red_kind kind, ct_dtype dt, LLVMValu
   if (dt == CT_DT_F32) xv = LLVMBuildFPExt(c->b, xv, vacc, "");
   LLVMBuildStore(c->b, combine(c, kind, LLVMBuildLoad2(c->b, vacc, vslot, ""), xv), vslot);
   cg_loop_end(c, &lv);
-  LLVMValueRef acc = LLVMBuildLoad2(c->b, vacc, vslot, "");
-  LLVMValueRef s = LLVMBuildExtractElement(c->b, acc, cg_i32(c, 0), "");
-  for (int i = 1; i < LANES; i++) s = combine(c, kind, s, LLVMBuildExtractElement(c->b, acc, cg_i32(c, i), ""));
-  LLVMBuildStore(c->b, s, sslot);
   LLVMValueRef t = cg_loop_begin(c, &lt, LLVMBuildNSWMul(c->b, nvec, cg_i64(c, LANES), ""), r, "tail");
   LLVMValueRef xs = LLVMBuildLoad2(c->b, et, cg_gep(c, et, x, LLVMBuildNSWAdd(c->b, base, t, "")), "");
   if (dt == CT_DT_F32) xs = LLVMBuildFPExt(c->b, xs, dtp, "");
   LLVMBuildStore(c->b, combine(c, kind, LLVMBuildLoad2(c->b, dtp, sslot, ""), xs), sslot);
   cg_loop_end(c, &lt);
-  s = LLVMBuildLoad2(c->b, dtp, sslot, "");
-  if (kind == RED_MEAN) s = LLVMBuildFDiv(c->b, s, LLVMBuildSIToFP(c->b, r, dtp, ""), "");
+  cg_loop_end(c, &lo);
+  LLVMValueRef acc = LLVMBuildLoad2(c->b, vacc, vslot, "");
+  LLVMValueRef s = LLVMBuildLoad2(c->b, dtp, sslot, "");
+  for (int i = 0; i < LANES; i++) s = combine(c, kind, s, LLVMBuildExtractElement(c->b, acc, cg_i32(c, i), ""));
+  if (kind == RED_MEAN)
+    s = LLVMBuildFDiv(c->b, s, LLVMBuildSIToFP(c->b, LLVMBuildMul(c->b, r, r0, ""), dtp, ""), "");
   if (dt == CT_DT_F32) s = LLVMBuildFPTrunc(c->b, s, et, "");
   LLVMBuildStore(c->b, s, cg_gep(c, et, y, row));
   cg_loop_end(c, &lk);
@@ -137,14 +141,20 @@ ct_status cg_lower_reduce(cg *c, const ct_node *n, int scratch) {
       sizes[ng++] = s;
     }
   }
-  LLVMValueRef k1 = cg_i64(c, 1), r = cg_i64(c, 1), k2 = NULL;
+  LLVMValueRef k1 = cg_i64(c, 1), r = cg_i64(c, 1), k2 = NULL, r0 = cg_i64(c, 1);
   int g = 0;
-  if (g < ng && !kinds[g]) k1 = sizes[g++];
-  if (g < ng && kinds[g]) r = sizes[g++];
-  if (g < ng && !kinds[g]) k2 = sizes[g++];
-  if (g != ng) return CT_ERR_UNSUPPORTED; /* interleaved kept and reduced dims */
+  if (ng == 3 && kinds[0] && !kinds[1] && kinds[2]) {
+    /* [R0, K, R]: rows of R, over r0. */
+    r0 = sizes[0], k1 = sizes[1], r = sizes[2];
+    g = 3;
+  } else {
+    if (g < ng && !kinds[g]) k1 = sizes[g++];
+    if (g < ng && kinds[g]) r = sizes[g++];
+    if (g < ng && !kinds[g]) k2 = sizes[g++];
+  }
+  if (g != ng) return CT_ERR_UNSUPPORTED; /* other interleavings of kept and reduced dims */
   LLVMValueRef x = cg_value_ptr(c, ct_node_operand(n, 0)), y = cg_value_ptr(c, n->results[0]);
-  LLVMValueRef work = k2 ? LLVMBuildMul(c->b, r, k2, "") : r;
+  LLVMValueRef work = k2 ? LLVMBuildMul(c->b, r, k2, "") : LLVMBuildMul(c->b, r, r0, "");
   LLVMValueRef grain = LLVMBuildSDiv(c->b, cg_i64(c, 32768), LLVMBuildAdd(c->b, work, cg_i64(c, 1), ""), "");
   grain = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, grain, cg_i64(c, 1), ""), cg_i64(c, 1), grain, "");
   cg_kernel k;
@@ -154,7 +164,7 @@ ct_status cg_lower_reduce(cg *c, const ct_node *n, int scratch) {
   if (k2)
     column_reduce(c, &k, kind, dt, kx, ky, kr, cg_kernel_capture(c, &k, k2));
   else
-    row_reduce(c, &k, kind, dt, kx, ky, kr);
+    row_reduce(c, &k, kind, dt, kx, ky, kr, cg_kernel_capture(c, &k, r0), cg_kernel_capture(c, &k, k1));
   cg_kernel_end(c, &k, k1, grain);
   return CT_OK;
 }
