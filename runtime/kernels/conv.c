@@ -1,10 +1,11 @@
 /* runtime/kernels/conv.c: conv2d and its input/weight gradients by im2col (col2im) and a
- * dgemm per sample and group. Inputs are read into contiguous f64 buffers, so f32 and f64 share
- * one path and accumulate in double; results are rounded once into the output's dtype. */
+ * GEMM per sample and group. f64 reads its inputs into contiguous double buffers and runs dgemm;
+ * f32 runs sgemm on contiguous f32 operands, split over the batch on the thread pool (below). */
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctorch/parallel.h"
 #include "kernels_internal.h"
 
 typedef struct conv_params {
@@ -136,6 +137,262 @@ static void col2im(const double *col, const conv_geom *g, const conv_params *p, 
       }
 }
 
+/* ---- f32: im2col + cblas_sgemm in single precision, split over the batch ----
+ *
+ * The f32 kernels read contiguous f32 operands directly (no f64 copies) and run one sgemm per
+ * sample and group. Samples are split into chunks on the thread pool when the GEMMs are small
+ * enough that OpenBLAS runs each one on the calling thread (its default SMP threshold,
+ * M*N*K <= 262144); larger GEMMs run one after another and OpenBLAS threads them itself, so the
+ * two thread pools never nest. Each chunk has its own im2col buffer; conv2d_grad_weight sums a
+ * partial gradient per chunk and adds the partials in chunk order (deterministic for a given
+ * thread count). */
+
+#define CONV_BLAS_SERIAL_MNK 262144.0
+
+typedef struct conv32_job {
+  const conv_geom *g;
+  const conv_params *p;
+  const float *x;  /* conv2d, grad_weight: [N, C, H, W] */
+  const float *w;  /* conv2d, grad_input: [O, Cg, kh, kw] */
+  const float *b;  /* conv2d: [O] or NULL */
+  const float *gy; /* grads: [N, O, Ho, Wo] */
+  float *y;        /* conv2d: y; grad_input: gx; grad_weight: n_chunks partial gradients */
+  int64_t n_chunks;
+  int nomem;       /* set (atomically) by a chunk that could not allocate its buffer */
+} conv32_job;
+
+/* The first and one-past-last output column whose input column ow*sw + off lies in [0, W). */
+static void valid_cols(int64_t off, int64_t sw, int64_t W, int64_t Wo, int64_t *lo, int64_t *hi) {
+  int64_t l = off >= 0 ? 0 : (-off + sw - 1) / sw;
+  int64_t h = W - off <= 0 ? 0 : (W - off + sw - 1) / sw;
+  if (h > Wo) h = Wo;
+  if (l > h) l = h;
+  *lo = l, *hi = h;
+}
+
+static void im2col_f32(const float *x, const conv_geom *g, const conv_params *p, float *col) {
+  int64_t L = g->Ho * g->Wo;
+  for (int64_t c = 0; c < g->Cg; c++)
+    for (int64_t i = 0; i < g->kh; i++)
+      for (int64_t j = 0; j < g->kw; j++) {
+        float *row = col + ((c * g->kh + i) * g->kw + j) * L;
+        const float *xc = x + c * g->H * g->W;
+        int64_t off = j * p->dw - p->pw, lo, hi;
+        valid_cols(off, p->sw, g->W, g->Wo, &lo, &hi);
+        for (int64_t oh = 0; oh < g->Ho; oh++) {
+          int64_t ih = oh * p->sh - p->ph + i * p->dh;
+          float *r = row + oh * g->Wo;
+          if (ih < 0 || ih >= g->H) {
+            memset(r, 0, (size_t)g->Wo * sizeof(float));
+            continue;
+          }
+          const float *xr = xc + ih * g->W + off;
+          for (int64_t ow = 0; ow < lo; ow++) r[ow] = 0.0f;
+          if (p->sw == 1)
+            memcpy(r + lo, xr + lo, (size_t)(hi - lo) * sizeof(float));
+          else
+            for (int64_t ow = lo; ow < hi; ow++) r[ow] = xr[ow * p->sw];
+          for (int64_t ow = hi; ow < g->Wo; ow++) r[ow] = 0.0f;
+        }
+      }
+}
+
+static void col2im_f32(const float *col, const conv_geom *g, const conv_params *p, float *x) {
+  int64_t L = g->Ho * g->Wo;
+  for (int64_t c = 0; c < g->Cg; c++)
+    for (int64_t i = 0; i < g->kh; i++)
+      for (int64_t j = 0; j < g->kw; j++) {
+        const float *row = col + ((c * g->kh + i) * g->kw + j) * L;
+        float *xc = x + c * g->H * g->W;
+        int64_t off = j * p->dw - p->pw, lo, hi;
+        valid_cols(off, p->sw, g->W, g->Wo, &lo, &hi);
+        for (int64_t oh = 0; oh < g->Ho; oh++) {
+          int64_t ih = oh * p->sh - p->ph + i * p->dh;
+          if (ih < 0 || ih >= g->H) continue;
+          const float *r = row + oh * g->Wo;
+          float *xr = xc + ih * g->W + off;
+          if (p->sw == 1)
+            for (int64_t ow = lo; ow < hi; ow++) xr[ow] += r[ow];
+          else
+            for (int64_t ow = lo; ow < hi; ow++) xr[ow * p->sw] += r[ow];
+        }
+      }
+}
+
+/* C[M,N] = beta*C + op(A) op(B), row-major, single precision. */
+static void sgemm(int ta, int tb, int64_t M, int64_t N, int64_t K, const float *A, const float *B,
+                  float beta, float *C) {
+  if (M == 0 || N == 0) return;
+  if (K == 0) {
+    if (beta == 0.0f) memset(C, 0, (size_t)(M * N) * sizeof(float));
+    return;
+  }
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+              (int)M, (int)N, (int)K, 1.0f, A, (int)(ta ? M : K), B, (int)(tb ? K : N), beta, C,
+              (int)N);
+}
+
+static void chunk_bounds(const conv32_job *j, int64_t c, int64_t *n0, int64_t *n1) {
+  *n0 = c * j->g->N / j->n_chunks;
+  *n1 = (c + 1) * j->g->N / j->n_chunks;
+}
+
+static float *chunk_col(conv32_job *j) {
+  const conv_geom *g = j->g;
+  float *col = malloc((size_t)(g->Cg * g->kh * g->kw * g->Ho * g->Wo) * sizeof(float) + 1);
+  if (!col) __atomic_store_n(&j->nomem, 1, __ATOMIC_RELAXED);
+  return col;
+}
+
+static void conv32_fwd_range(void *ctx, int64_t begin, int64_t end) {
+  conv32_job *j = ctx;
+  const conv_geom *g = j->g;
+  int64_t G = j->p->groups, Og = g->O / G, Kc = g->Cg * g->kh * g->kw, L = g->Ho * g->Wo;
+  float *col = chunk_col(j);
+  if (!col) return;
+  for (int64_t c = begin; c < end; c++) {
+    int64_t n0, n1;
+    chunk_bounds(j, c, &n0, &n1);
+    for (int64_t n = n0; n < n1; n++)
+      for (int64_t gi = 0; gi < G; gi++) {
+        const float *xg = j->x + (n * g->C + gi * g->Cg) * g->H * g->W;
+        float *yg = j->y + (n * g->O + gi * Og) * L;
+        int direct = g->kh == 1 && g->kw == 1 && j->p->sh == 1 && j->p->sw == 1 &&
+                     j->p->ph == 0 && j->p->pw == 0;
+        if (!direct) im2col_f32(xg, g, j->p, col);
+        sgemm(0, 0, Og, L, Kc, j->w + gi * Og * Kc, direct ? xg : col, 0.0f, yg);
+        if (j->b)
+          for (int64_t o = 0; o < Og; o++) {
+            float bo = j->b[gi * Og + o];
+            float *yr = yg + o * L;
+            for (int64_t l = 0; l < L; l++) yr[l] += bo;
+          }
+      }
+  }
+  free(col);
+}
+
+static void conv32_gin_range(void *ctx, int64_t begin, int64_t end) {
+  conv32_job *j = ctx;
+  const conv_geom *g = j->g;
+  int64_t G = j->p->groups, Og = g->O / G, Kc = g->Cg * g->kh * g->kw, L = g->Ho * g->Wo;
+  float *col = chunk_col(j);
+  if (!col) return;
+  for (int64_t c = begin; c < end; c++) {
+    int64_t n0, n1;
+    chunk_bounds(j, c, &n0, &n1);
+    memset(j->y + n0 * g->C * g->H * g->W, 0, (size_t)((n1 - n0) * g->C * g->H * g->W) * 4);
+    for (int64_t n = n0; n < n1; n++)
+      for (int64_t gi = 0; gi < G; gi++) {
+        /* col[Kc, L] = W_g^T [Kc, Og] @ gy_g [Og, L] */
+        sgemm(1, 0, Kc, L, Og, j->w + gi * Og * Kc, j->gy + (n * g->O + gi * Og) * L, 0.0f, col);
+        col2im_f32(col, g, j->p, j->y + (n * g->C + gi * g->Cg) * g->H * g->W);
+      }
+  }
+  free(col);
+}
+
+static void conv32_gw_range(void *ctx, int64_t begin, int64_t end) {
+  conv32_job *j = ctx;
+  const conv_geom *g = j->g;
+  int64_t G = j->p->groups, Og = g->O / G, Kc = g->Cg * g->kh * g->kw, L = g->Ho * g->Wo;
+  int64_t nw = g->O * Kc;
+  float *col = chunk_col(j);
+  if (!col) return;
+  for (int64_t c = begin; c < end; c++) {
+    int64_t n0, n1;
+    chunk_bounds(j, c, &n0, &n1);
+    float *gw = j->y + c * nw;
+    memset(gw, 0, (size_t)nw * sizeof(float));
+    for (int64_t n = n0; n < n1; n++)
+      for (int64_t gi = 0; gi < G; gi++) {
+        im2col_f32(j->x + (n * g->C + gi * g->Cg) * g->H * g->W, g, j->p, col);
+        /* gw_g [Og, Kc] += gy_g [Og, L] @ col^T [L, Kc] */
+        sgemm(0, 1, Og, Kc, L, j->gy + (n * g->O + gi * Og) * L, col, 1.0f, gw + gi * Og * Kc);
+      }
+  }
+  free(col);
+}
+
+/* How many batch chunks to run: 1 when the GEMMs are large enough for OpenBLAS to thread (or
+ * the whole job is too small to be worth a fork), else up to one per pool thread. */
+static int64_t conv32_chunks(const conv_geom *g, const conv_params *p) {
+  int64_t Og = g->O / p->groups, Kc = g->Cg * g->kh * g->kw, L = g->Ho * g->Wo;
+  double mnk = (double)Og * (double)Kc * (double)L;
+  double total = mnk * (double)p->groups * (double)g->N;
+  int64_t t = ct_get_num_threads();
+  if (t <= 1 || mnk > CONV_BLAS_SERIAL_MNK || total < 65536.0 || g->N < 2) return 1;
+  return t < g->N ? t : g->N;
+}
+
+/* Runs fn over the job's chunks; the caller has set every field but n_chunks. */
+static ct_status conv32_run(conv32_job *j, ct_range_fn fn, const char *op, char *err,
+                            size_t err_size) {
+  ct_parallel_for(j->n_chunks, 1, fn, j);
+  if (j->nomem) return ct_kernel_fail(err, err_size, CT_ERR_NOMEM, "%s: out of memory", op);
+  return CT_OK;
+}
+
+/* Contiguous references to n tensors (any may be NULL); 0, or -1 when out of memory (all
+ * released). */
+static int contig_all(ct_tensor *const *t, ct_tensor **c, int n) {
+  int ok = 1;
+  for (int i = 0; i < n; i++) {
+    c[i] = t[i] ? ct_tensor_contiguous(t[i]) : NULL;
+    if (t[i] && !c[i]) ok = 0;
+  }
+  if (ok) return 0;
+  for (int i = 0; i < n; i++) ct_tensor_release(c[i]);
+  return -1;
+}
+
+static void release_all(ct_tensor **c, int n) {
+  for (int i = 0; i < n; i++) ct_tensor_release(c[i]);
+}
+
+/* kind 0: conv2d (t = x, w, b); 1: grad_input (t = gy, w); 2: grad_weight (t = gy, x). */
+static ct_status conv_f32(int kind, ct_tensor *const *t, int n_t, ct_tensor *out,
+                          const conv_geom *g, const conv_params *p, const char *op, char *err,
+                          size_t err_size) {
+  ct_tensor *c[3] = {NULL, NULL, NULL};
+  if (contig_all(t, c, n_t))
+    return ct_kernel_fail(err, err_size, CT_ERR_NOMEM, "%s: out of memory", op);
+  conv32_job j = {g, p, NULL, NULL, NULL, NULL, ct_tensor_data(out), conv32_chunks(g, p), 0};
+  ct_status st;
+  if (kind == 0) {
+    j.x = ct_tensor_data(c[0]), j.w = ct_tensor_data(c[1]);
+    j.b = c[2] ? ct_tensor_data(c[2]) : NULL;
+    st = conv32_run(&j, conv32_fwd_range, op, err, err_size);
+  } else if (kind == 1) {
+    j.gy = ct_tensor_data(c[0]), j.w = ct_tensor_data(c[1]);
+    st = conv32_run(&j, conv32_gin_range, op, err, err_size);
+  } else {
+    j.gy = ct_tensor_data(c[0]), j.x = ct_tensor_data(c[1]);
+    int64_t nw = g->O * g->Cg * g->kh * g->kw;
+    float *partial = NULL;
+    if (j.n_chunks > 1) {
+      partial = malloc((size_t)(j.n_chunks * nw) * sizeof(float));
+      if (!partial) {
+        release_all(c, 3);
+        return ct_kernel_fail(err, err_size, CT_ERR_NOMEM, "%s: out of memory", op);
+      }
+      j.y = partial;
+    }
+    st = conv32_run(&j, conv32_gw_range, op, err, err_size);
+    if (!st && partial) {
+      float *gw = ct_tensor_data(out);
+      memcpy(gw, partial, (size_t)nw * sizeof(float));
+      for (int64_t k = 1; k < j.n_chunks; k++) {
+        const float *pk = partial + k * nw;
+        for (int64_t i = 0; i < nw; i++) gw[i] += pk[i];
+      }
+    }
+    free(partial);
+  }
+  release_all(c, 3);
+  return st;
+}
+
 static int check_out(const ct_tensor *y, ct_dtype dt, int rank, const int64_t *shape) {
   return y->dtype == dt && ct_shape_is(y, rank, shape) && ct_tensor_is_contiguous(y);
 }
@@ -161,6 +418,7 @@ ct_status ct_kernel_CONV2D(CT_KERNEL_ARGS) {
   int64_t ys[4] = {g.N, g.O, g.Ho, g.Wo};
   if (!check_out(y, dt, 4, ys))
     return ct_kernel_fail(err, err_size, CT_ERR_SHAPE, "conv2d: output has the wrong shape");
+  if (dt == CT_DT_F32) return conv_f32(0, in, n_in, y, &g, &p, "conv2d", err, err_size);
   int64_t G = p.groups, Og = g.O / G, Kc = g.Cg * g.kh * g.kw, L = g.Ho * g.Wo;
   double *xd = ct_k_load_f64(in[0]), *wd = ct_k_load_f64(in[1]), *bd = b ? ct_k_load_f64(in[2]) : NULL;
   double *col = malloc((size_t)(Kc * L) * sizeof(double) + 1);
@@ -217,6 +475,8 @@ ct_status ct_kernel_CONV2D_GRAD_INPUT(CT_KERNEL_ARGS) {
   if (!check_out(gx, dt, 4, xs))
     return ct_kernel_fail(err, err_size, CT_ERR_SHAPE,
                           "conv2d_grad_input: output has the wrong shape");
+  if (dt == CT_DT_F32)
+    return conv_f32(1, in, 2, gx, &g, &p, "conv2d_grad_input", err, err_size);
   int64_t G = p.groups, Og = g.O / G, Kc = g.Cg * g.kh * g.kw, L = g.Ho * g.Wo;
   double *gyd = ct_k_load_f64(in[0]), *wd = ct_k_load_f64(in[1]);
   double *col = malloc((size_t)(Kc * L) * sizeof(double) + 1);
@@ -269,6 +529,8 @@ ct_status ct_kernel_CONV2D_GRAD_WEIGHT(CT_KERNEL_ARGS) {
   if (!check_out(gw, dt, 4, ws))
     return ct_kernel_fail(err, err_size, CT_ERR_SHAPE,
                           "conv2d_grad_weight: output has the wrong shape");
+  if (dt == CT_DT_F32)
+    return conv_f32(2, in, 2, gw, &g, &p, "conv2d_grad_weight", err, err_size);
   int64_t G = p.groups, Og = g.O / G, Kc = g.Cg * g.kh * g.kw, L = g.Ho * g.Wo;
   double *gyd = ct_k_load_f64(in[0]), *xd = ct_k_load_f64(in[1]);
   double *col = malloc((size_t)(Kc * L) * sizeof(double) + 1);

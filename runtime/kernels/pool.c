@@ -1,6 +1,7 @@
 /* runtime/kernels/pool.c: max_pool2d, avg_pool2d and their gradients over [C,H,W] or [N,C,H,W],
  * with PyTorch 1.13's output sizes (ceil_mode drops a last window that starts in the right
- * padding), divisor rules and first-maximum choice. Computed in double, split over planes. */
+ * padding), divisor rules and first-maximum choice. f64 computes on double copies, f32 on the
+ * f32 data in place (sums in double); both split over planes. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +151,109 @@ static void avg_range(void *ctx, int64_t begin, int64_t end) {
   }
 }
 
+/* ---- f32: the same loops on the f32 data in place (no f64 copies) ---- */
+
+typedef struct pool32_job {
+  const pool_params *p;
+  const float *x;  /* [planes, H, W] */
+  const float *gy; /* [planes, Ho, Wo] (grads) */
+  float *y;        /* forward: [planes, Ho, Wo]; grads: [planes, H, W] */
+  int grad;
+} pool32_job;
+
+static void max32_range(void *ctx, int64_t begin, int64_t end) {
+  const pool32_job *j = ctx;
+  const pool_params *p = j->p;
+  int64_t HW = p->H * p->W;
+  if (j->grad) memset(j->y + begin * HW, 0, (size_t)((end - begin) * HW) * sizeof(float));
+  for (int64_t pl = begin; pl < end; pl++) {
+    const float *x = j->x + pl * HW;
+    for (int64_t oh = 0; oh < p->Ho; oh++) {
+      int64_t i0 = 0, i1 = p->kh, h0 = oh * p->sh - p->ph;
+      while (i0 < i1 && h0 + i0 * p->dh < 0) i0++;
+      while (i1 > i0 && h0 + (i1 - 1) * p->dh >= p->H) i1--;
+      for (int64_t ow = 0; ow < p->Wo; ow++) {
+        int64_t j0 = 0, j1 = p->kw, w0 = ow * p->sw - p->pw;
+        while (j0 < j1 && w0 + j0 * p->dw < 0) j0++;
+        while (j1 > j0 && w0 + (j1 - 1) * p->dw >= p->W) j1--;
+        float best = -INFINITY;
+        int64_t arg = -1;
+        for (int64_t i = i0; i < i1; i++) {
+          const float *xr = x + (h0 + i * p->dh) * p->W + w0;
+          for (int64_t jj = j0; jj < j1; jj++) {
+            float v = xr[jj * p->dw];
+            int64_t idx = (h0 + i * p->dh) * p->W + w0 + jj * p->dw;
+            if (arg < 0) arg = idx;
+            if (v > best || isnan(v)) {
+              best = v;
+              arg = idx;
+            }
+          }
+        }
+        int64_t o = (pl * p->Ho + oh) * p->Wo + ow;
+        if (!j->grad)
+          j->y[o] = best;
+        else if (arg >= 0)
+          j->y[pl * HW + arg] += j->gy[o];
+      }
+    }
+  }
+}
+
+static void avg32_range(void *ctx, int64_t begin, int64_t end) {
+  const pool32_job *j = ctx;
+  const pool_params *p = j->p;
+  int64_t HW = p->H * p->W;
+  if (j->grad) memset(j->y + begin * HW, 0, (size_t)((end - begin) * HW) * sizeof(float));
+  for (int64_t pl = begin; pl < end; pl++) {
+    const float *x = j->x ? j->x + pl * HW : NULL;
+    float *gx = j->grad ? j->y + pl * HW : NULL;
+    for (int64_t oh = 0; oh < p->Ho; oh++)
+      for (int64_t ow = 0; ow < p->Wo; ow++) {
+        int64_t hs = oh * p->sh - p->ph, ws = ow * p->sw - p->pw;
+        int64_t he = hs + p->kh < p->H + p->ph ? hs + p->kh : p->H + p->ph;
+        int64_t we = ws + p->kw < p->W + p->pw ? ws + p->kw : p->W + p->pw;
+        int64_t pool_size = (he - hs) * (we - ws);
+        if (hs < 0) hs = 0;
+        if (ws < 0) ws = 0;
+        if (he > p->H) he = p->H;
+        if (we > p->W) we = p->W;
+        int64_t div = p->count_include_pad ? pool_size : (he - hs) * (we - ws);
+        int64_t o = (pl * p->Ho + oh) * p->Wo + ow;
+        if (!j->grad) {
+          double s = 0.0;
+          for (int64_t ih = hs; ih < he; ih++)
+            for (int64_t iw = ws; iw < we; iw++) s += x[ih * p->W + iw];
+          j->y[o] = div > 0 ? (float)(s / (double)div) : NAN;
+        } else if (div > 0) {
+          float g = (float)((double)j->gy[o] / (double)div);
+          for (int64_t ih = hs; ih < he; ih++)
+            for (int64_t iw = ws; iw < we; iw++) gx[ih * p->W + iw] += g;
+        }
+      }
+  }
+}
+
+/* The f32 forward (gy == NULL) or gradient: contiguous references to the inputs, then the loops
+ * over planes on the thread pool. */
+static ct_status pool_f32(const pool_params *p, ct_tensor *x, ct_tensor *gy, ct_tensor *y,
+                          int is_max, const char *op, char *err, size_t err_size) {
+  ct_tensor *xc = x ? ct_tensor_contiguous(x) : NULL;
+  ct_tensor *gc = gy ? ct_tensor_contiguous(gy) : NULL;
+  if ((x && !xc) || (gy && !gc)) {
+    ct_tensor_release(xc);
+    ct_tensor_release(gc);
+    return ct_kernel_fail(err, err_size, CT_ERR_NOMEM, "%s: out of memory", op);
+  }
+  pool32_job j = {p, xc ? ct_tensor_data(xc) : NULL, gc ? ct_tensor_data(gc) : NULL,
+                  ct_tensor_data(y), gy != NULL};
+  int64_t grain = 1 + 16384 / (p->Ho * p->Wo * p->kh * p->kw + 1);
+  ct_parallel_for(p->planes, grain, is_max ? max32_range : avg32_range, &j);
+  ct_tensor_release(xc);
+  ct_tensor_release(gc);
+  return CT_OK;
+}
+
 static ct_status pool_forward(CT_KERNEL_ARGS, int is_max, const char *op) {
   if (n_in != 1 || n_out != 1 || !in[0] || !out[0])
     return ct_kernel_fail(err, err_size, CT_ERR_INVALID, "%s: expected 1 input, 1 output", op);
@@ -158,6 +262,8 @@ static ct_status pool_forward(CT_KERNEL_ARGS, int is_max, const char *op) {
   if (st) return st;
   if (!shape_hw(out[0], in[0], p.Ho, p.Wo) || !ct_tensor_is_contiguous(out[0]))
     return ct_kernel_fail(err, err_size, CT_ERR_SHAPE, "%s: output has the wrong shape", op);
+  if (in[0]->dtype == CT_DT_F32)
+    return pool_f32(&p, in[0], NULL, out[0], is_max, op, err, err_size);
   double *x = ct_k_load_f64(in[0]);
   double *y = malloc((size_t)(p.planes * p.Ho * p.Wo) * sizeof(double) + 1);
   if (!x || !y) {
@@ -184,6 +290,8 @@ static ct_status pool_backward(CT_KERNEL_ARGS, int is_max, const char *op) {
     return ct_kernel_fail(err, err_size, CT_ERR_SHAPE, "%s: gy has the wrong shape", op);
   if (!shape_hw(out[0], in[1], p.H, p.W) || !ct_tensor_is_contiguous(out[0]))
     return ct_kernel_fail(err, err_size, CT_ERR_SHAPE, "%s: output has the wrong shape", op);
+  if (in[1]->dtype == CT_DT_F32)
+    return pool_f32(&p, is_max ? in[1] : NULL, in[0], out[0], is_max, op, err, err_size);
   double *gy = ct_k_load_f64(in[0]);
   double *x = is_max ? ct_k_load_f64(in[1]) : NULL;
   double *gx = calloc((size_t)(p.planes * p.H * p.W) + 1, sizeof(double));
