@@ -15,7 +15,12 @@ bool cg_is_param_input(const cg *c, const ct_value *v) {
 
 static const char *role_of(const cg *c, const ct_value *v) {
   const ct_param *p = v->name ? ct_module_find_param(c->m, v->name) : NULL;
-  if (!p) return "input";
+  if (!p) {
+    /* A training graph's input that @forward does not take is a loss target (y). */
+    const ct_graph *fwd = ct_module_find_graph(c->m, "forward");
+    bool training = v->block && v->block->graph && v->block->graph != fwd;
+    return training && fwd && v->name && !ct_graph_find_input(fwd, v->name) ? "target" : "input";
+  }
   return p->kind == CT_PARAM_WEIGHT ? "param" : p->kind == CT_PARAM_BUFFER ? "buffer" : "state";
 }
 
