@@ -161,40 +161,66 @@ typedef struct pool32_job {
   int grad;
 } pool32_job;
 
+/* The maximum of the window rows [i0, i1) x columns [j0, j1) of x (row stride W) at (h0, w0)
+ * and its flat index (-1 for an empty window): the first maximum, a NaN wins. Inlined with
+ * constant bounds for the 2x2 interior case. */
+static inline __attribute__((always_inline)) float max_window(const float *x, int64_t W, int64_t h0,
+                                                              int64_t w0, int64_t i0, int64_t i1,
+                                                              int64_t j0, int64_t j1, int64_t dh,
+                                                              int64_t dw, int64_t *arg) {
+  float best = -INFINITY;
+  int64_t a = -1;
+  for (int64_t i = i0; i < i1; i++) {
+    int64_t row = (h0 + i * dh) * W + w0;
+    for (int64_t jj = j0; jj < j1; jj++) {
+      float v = x[row + jj * dw];
+      if (a < 0) a = row + jj * dw;
+      if (v > best || v != v) {
+        best = v;
+        a = row + jj * dw;
+      }
+    }
+  }
+  *arg = a;
+  return best;
+}
+
 static void max32_range(void *ctx, int64_t begin, int64_t end) {
   const pool32_job *j = ctx;
   const pool_params *p = j->p;
   int64_t HW = p->H * p->W;
+  /* Output columns [c0, c1) have the whole window inside the row. */
+  int64_t c0 = (p->pw + p->sw - 1) / p->sw, c1 = 0;
+  if (p->W + p->pw - (p->kw - 1) * p->dw - 1 >= 0)
+    c1 = (p->W + p->pw - (p->kw - 1) * p->dw - 1) / p->sw + 1;
+  if (c1 > p->Wo) c1 = p->Wo;
+  if (c0 > c1) c0 = c1;
+  int k22 = p->kh == 2 && p->kw == 2 && p->dh == 1 && p->dw == 1;
   if (j->grad) memset(j->y + begin * HW, 0, (size_t)((end - begin) * HW) * sizeof(float));
   for (int64_t pl = begin; pl < end; pl++) {
     const float *x = j->x + pl * HW;
+    float *gx = j->grad ? j->y + pl * HW : NULL;
     for (int64_t oh = 0; oh < p->Ho; oh++) {
       int64_t i0 = 0, i1 = p->kh, h0 = oh * p->sh - p->ph;
       while (i0 < i1 && h0 + i0 * p->dh < 0) i0++;
       while (i1 > i0 && h0 + (i1 - 1) * p->dh >= p->H) i1--;
+      int full_rows = i0 == 0 && i1 == p->kh;
+      int64_t o = (pl * p->Ho + oh) * p->Wo;
       for (int64_t ow = 0; ow < p->Wo; ow++) {
-        int64_t j0 = 0, j1 = p->kw, w0 = ow * p->sw - p->pw;
-        while (j0 < j1 && w0 + j0 * p->dw < 0) j0++;
-        while (j1 > j0 && w0 + (j1 - 1) * p->dw >= p->W) j1--;
-        float best = -INFINITY;
-        int64_t arg = -1;
-        for (int64_t i = i0; i < i1; i++) {
-          const float *xr = x + (h0 + i * p->dh) * p->W + w0;
-          for (int64_t jj = j0; jj < j1; jj++) {
-            float v = xr[jj * p->dw];
-            int64_t idx = (h0 + i * p->dh) * p->W + w0 + jj * p->dw;
-            if (arg < 0) arg = idx;
-            if (v > best || isnan(v)) {
-              best = v;
-              arg = idx;
-            }
-          }
+        int64_t w0 = ow * p->sw - p->pw, arg;
+        float best;
+        if (full_rows && k22 && ow >= c0 && ow < c1) {
+          best = max_window(x, p->W, h0, w0, 0, 2, 0, 2, 1, 1, &arg);
+        } else {
+          int64_t j0 = 0, j1 = p->kw;
+          while (j0 < j1 && w0 + j0 * p->dw < 0) j0++;
+          while (j1 > j0 && w0 + (j1 - 1) * p->dw >= p->W) j1--;
+          best = max_window(x, p->W, h0, w0, i0, i1, j0, j1, p->dh, p->dw, &arg);
         }
-        int64_t o = (pl * p->Ho + oh) * p->Wo + ow;
-        if (!j->grad)
-          j->y[o] = best;
+        if (!gx)
+          j->y[o + ow] = best;
         else if (arg >= 0)
-          j->y[pl * HW + arg] += j->gy[o];
+          gx[arg] += j->gy[o + ow];
       }
     }
   }

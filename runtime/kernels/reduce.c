@@ -1,8 +1,10 @@
 /* runtime/kernels/reduce.c: CPU kernels of the reductions (sum, mean, amax, amin, argmax) and
  * the row-wise normalizations (softmax, log_softmax). The input is split into kept dims (outer)
  * and reduced dims (inner), both walked with an odometer over the input's own strides, so any
- * view works. Floats accumulate in double; integer sums in wrapping int64. */
+ * view works. Floats accumulate in double; integer sums in wrapping int64. f32 sum/mean take a
+ * faster path (sum_f32) with the same arithmetic. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels_internal.h"
@@ -90,6 +92,85 @@ static ct_status check_reduced_shape(const char *name, const ct_tensor *x, const
 
 enum { R_SUM, R_MEAN, R_AMAX, R_AMIN };
 
+/* sum/mean of an f32 tensor (any strides) in double, rounded once: x's dims are split into an
+ * innermost run (merged dims that are all reduced or all kept) walked by a plain loop, and the
+ * outer dims walked by an odometer; partial sums go to a double buffer over the result. */
+static ct_status sum_f32(int kind, const ct_tensor *x, const int *mask, ct_tensor *o, char *err,
+                         size_t err_size) {
+  int64_t shp[CT_MAX_RANK], xst[CT_MAX_RANK], ost[CT_MAX_RANK];
+  int red[CT_MAX_RANK], n = 0;
+  int64_t nkeep = 1, nred = 1;
+  for (int d = 0; d < x->rank; d++) {
+    if (mask[d])
+      nred *= x->shape[d];
+    else
+      nkeep *= x->shape[d];
+  }
+  /* result strides over x's kept dims (contiguous result, kept dims in order) */
+  int64_t acc_st = 1;
+  for (int d = x->rank - 1; d >= 0; d--) {
+    if (x->shape[d] == 1) continue;
+    shp[n] = x->shape[d], xst[n] = x->strides[d], red[n] = mask[d];
+    ost[n] = mask[d] ? 0 : acc_st;
+    if (!mask[d]) acc_st *= x->shape[d];
+    n++;
+  }
+  /* dims are now innermost first; reverse them to outermost first */
+  for (int a = 0, b = n - 1; a < b; a++, b--) {
+    int64_t t0 = shp[a], t1 = xst[a], t2 = ost[a];
+    int r0 = red[a];
+    shp[a] = shp[b], xst[a] = xst[b], ost[a] = ost[b], red[a] = red[b];
+    shp[b] = t0, xst[b] = t1, ost[b] = t2, red[b] = r0;
+  }
+  double *acc = calloc((size_t)nkeep + 1, sizeof(double));
+  if (!acc) return ct_kernel_fail(err, err_size, CT_ERR_NOMEM, "sum: out of memory");
+  const float *xp = ct_tensor_data(x);
+  if (n == 0) {
+    acc[0] = nkeep * nred > 0 ? xp[0] : 0.0;
+  } else {
+    int in_red = red[n - 1];
+    int64_t len = shp[n - 1], xs = xst[n - 1], os = ost[n - 1];
+    int outer = n - 1;
+    while (outer > 0 && red[outer - 1] == in_red && xst[outer - 1] == xs * len &&
+           (in_red || ost[outer - 1] == os * len)) {
+      len *= shp[outer - 1];
+      outer--;
+    }
+    int64_t idx[CT_MAX_RANK] = {0}, xoff = 0, ooff = 0, total = 1;
+    for (int d = 0; d < outer; d++) total *= shp[d];
+    for (int64_t r = 0; r < total; r++) {
+      const float *row = xp + xoff;
+      if (in_red) {
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        int64_t i = 0;
+        if (xs == 1)
+          for (; i + 4 <= len; i += 4) {
+            s0 += row[i], s1 += row[i + 1], s2 += row[i + 2], s3 += row[i + 3];
+          }
+        for (; i < len; i++) s0 += row[i * xs];
+        acc[ooff] += (s0 + s1) + (s2 + s3);
+      } else {
+        double *a = acc + ooff;
+        if (xs == 1 && os == 1)
+          for (int64_t i = 0; i < len; i++) a[i] += row[i];
+        else
+          for (int64_t i = 0; i < len; i++) a[i * os] += row[i * xs];
+      }
+      for (int d = outer - 1; d >= 0; d--) {
+        xoff += xst[d], ooff += ost[d];
+        if (++idx[d] < shp[d]) break;
+        xoff -= xst[d] * shp[d], ooff -= ost[d] * shp[d];
+        idx[d] = 0;
+      }
+    }
+  }
+  float *op = ct_tensor_data(o);
+  for (int64_t k = 0; k < nkeep; k++)
+    op[k] = (float)(kind == R_MEAN ? acc[k] / (double)nred : acc[k]);
+  free(acc);
+  return CT_OK;
+}
+
 static ct_status reduce(int kind, const char *name, CT_KERNEL_ARGS) {
   ct_status st = check_io(name, n_in, n_out, in, out, err, err_size);
   if (st) return st;
@@ -121,6 +202,8 @@ static ct_status reduce(int kind, const char *name, CT_KERNEL_ARGS) {
   if (!ct_k_is_float(dt) && !(ct_k_is_int(dt) && kind != R_MEAN))
     return ct_kernel_fail(err, err_size, CT_ERR_SHAPE, "%s: unsupported dtype %s", name,
                           ct_dtype_name(dt));
+  if (dt == CT_DT_F32 && (kind == R_SUM || kind == R_MEAN) && x->rank > 0)
+    return sum_f32(kind, x, mask, o, err, err_size);
   plan p;
   make_plan(&p, x, mask, NULL);
   if (p.nred == 0 && (kind == R_AMAX || kind == R_AMIN) && p.nkeep > 0)

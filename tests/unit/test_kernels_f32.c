@@ -1,8 +1,9 @@
 /* tests/unit/test_kernels_f32.c: the f32 fast paths of conv2d, its gradients and pooling
- * (runtime/kernels/conv.c, pool.c) against the f64 paths on the same (f32-representable) inputs,
- * at 1e-5 of the output's largest magnitude: odd shapes, stride, padding, dilation, groups,
- * 1x1 kernels, ceil_mode, non-contiguous inputs, ties and NaNs, on 1 and 3 pool threads (3 splits
- * the batch into chunks and sums conv2d_grad_weight's partials). */
+ * (runtime/kernels/conv.c, pool.c) and of sum/mean (reduce.c) against the f64 paths on the same
+ * (f32-representable) inputs, at 1e-5 of the output's largest magnitude: odd shapes, stride,
+ * padding, dilation, groups, 1x1 kernels, ceil_mode, non-contiguous inputs, ties and NaNs, size-1
+ * and empty dims, on 1 and 3 pool threads (3 splits the batch into chunks and sums
+ * conv2d_grad_weight's partials). */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -216,8 +217,59 @@ static void test_pool_f32(void) {
   ct_set_num_threads(saved);
 }
 
+/* ---- sum / mean ---- */
+
+/* sum or mean of x (shape xs, rank r) over dims (nd of them, nd 0: all) against the f64 path. */
+static void reduce_case_run(int op, int r, const int64_t *xs, int nd, const int64_t *dims,
+                            int keepdim, int strided) {
+  ct_tensor *x = rand64(r, xs), *x32 = to32(x, strided);
+  int64_t ys[CT_MAX_RANK];
+  int ry = 0;
+  for (int d = 0; d < r; d++) {
+    int red = nd == 0;
+    for (int k = 0; k < nd; k++) red |= dims[k] == d || dims[k] == d - r;
+    if (!red)
+      ys[ry++] = xs[d];
+    else if (keepdim)
+      ys[ry++] = 1;
+  }
+  ct_tensor *y64 = ct_tensor_empty(CT_DT_F64, ry, ys), *y32 = ct_tensor_empty(CT_DT_F32, ry, ys);
+  ct_attr a[2] = {ct_attr_ints("dims", nd, dims), ct_attr_bool("keepdim", keepdim)};
+  ct_tensor *in64[1] = {x}, *in32[1] = {x32};
+  CHECK_OK(run1(op, a, 2, in64, 1, y64));
+  CHECK_OK(run1(op, a, 2, in32, 1, y32));
+  check_vs64(y32, y64, op == CT_OP_SUM ? "sum" : "mean");
+  ct_tensor_release(x);
+  ct_tensor_release(x32);
+  ct_tensor_release(y64);
+  ct_tensor_release(y32);
+}
+
+static void test_reduce_f32(void) {
+  int64_t conv_g[4] = {64, 16, 10, 10}, fc[2] = {64, 10}, odd[4] = {3, 1, 7, 5};
+  int64_t bias_dims[3] = {0, 2, 3}, d0[1] = {0}, d1[1] = {1}, dl[1] = {-1}, d02[2] = {0, 2};
+  int64_t d13[2] = {1, 3}, empty[3] = {4, 0, 3};
+  for (int m = 0; m < 2; m++) {
+    int op = m ? CT_OP_MEAN : CT_OP_SUM;
+    for (int s = 0; s < 2; s++) {
+      reduce_case_run(op, 4, conv_g, 3, bias_dims, 0, s); /* conv bias gradient */
+      reduce_case_run(op, 4, conv_g, 3, bias_dims, 1, s);
+      reduce_case_run(op, 2, fc, 1, d0, 0, s);  /* linear bias gradient: kept inner dim */
+      reduce_case_run(op, 2, fc, 1, d1, 1, s);  /* row sums */
+      reduce_case_run(op, 2, fc, 0, NULL, 0, s); /* everything */
+      reduce_case_run(op, 4, odd, 2, d02, 0, s); /* a size-1 dim between */
+      reduce_case_run(op, 4, odd, 2, d13, 1, s);
+      reduce_case_run(op, 4, odd, 1, dl, 0, s);
+      reduce_case_run(op, 4, odd, 0, NULL, 1, s);
+    }
+    reduce_case_run(op, 3, empty, 1, d1, 0, 0); /* sum 0, mean NaN */
+    reduce_case_run(op, 3, empty, 1, d0, 0, 0); /* empty result */
+  }
+}
+
 int main(void) {
   RUN_TEST(test_conv2d_f32);
   RUN_TEST(test_pool_f32);
+  RUN_TEST(test_reduce_f32);
   return test_summary();
 }
