@@ -117,6 +117,7 @@ typedef enum ct_lower_mod_kind {
   CT_LM_AVGPOOL,
   CT_LM_ACT,
   CT_LM_IDENTITY,
+  CT_LM_DROPOUT, /* eps: p */
   CT_LM_FLATTEN,
   CT_LM_SEQ,
   CT_LM_LIST, /* nn.ModuleList: children only, not callable */
@@ -292,6 +293,9 @@ ct_lower_val ct_lower_adaptive_avg_pool(ct_lower *L, const ct_py_expr *x, ct_val
                                         const int64_t out[2]);
 ct_lower_val ct_lower_slice(ct_lower *L, const ct_py_expr *x, ct_value *t, int dim, int64_t start,
                             int64_t end, int64_t step);
+/* F.dropout / nn.Dropout's p (a number in [0, 1)), and the dropout op (t itself when p = 0). */
+bool ct_lower_dropout_p(ct_lower *L, const ct_py_expr *x, ct_lower_val v, double *p);
+ct_lower_val ct_lower_dropout(ct_lower *L, const ct_py_expr *x, ct_value *t, double p);
 ct_lower_val ct_lower_leaky_relu(ct_lower *L, const ct_py_expr *x, ct_value *t, double slope);
 const char *ct_lower_kind_name(ct_lower_val_kind k);
 void ct_lower_set_loc(ct_lower *L, const ct_py_expr *x);

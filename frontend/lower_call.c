@@ -277,6 +277,44 @@ ct_lower_val ct_lower_leaky_relu(ct_lower *L, const ct_py_expr *x, ct_value *t, 
   return ct_lower_tensor(ct_build_where(&L->b, pos, t, neg));
 }
 
+/* nn.Dropout and F.dropout: the dropout op (the identity in @forward; autodiff's training graphs
+ * multiply by a fresh Bernoulli mask at every step). p = 0 is the identity. */
+/* `self.training` for a module `self` (a user module's forward). */
+static bool is_self_training(ct_lower *L, ct_lower_env *e, const ct_py_expr *x) {
+  if (x->kind != CT_PY_ATTR || strcmp(x->u.attr.attr, "training") != 0 ||
+      x->u.attr.value->kind != CT_PY_NAME || strcmp(x->u.attr.value->u.name, "self") != 0)
+    return false;
+  ct_lower_val v = ct_lower_eval(L, e, x->u.attr.value);
+  return v.kind == CT_LV_MODULE;
+}
+
+bool ct_lower_dropout_p(ct_lower *L, const ct_py_expr *x, ct_lower_val v, double *p) {
+  if (v.kind == CT_LV_FLOAT)
+    *p = v.f;
+  else if ((v.kind == CT_LV_INT || v.kind == CT_LV_BOOL) && ct_dim_is_const(v.i))
+    *p = (double)v.i.off;
+  else {
+    ERR(x, "dropout probability must be a number");
+    return false;
+  }
+  if (!(*p >= 0.0 && *p <= 1.0)) {
+    ERR(x, "dropout probability has to be between 0 and 1, but got %g", *p);
+    return false;
+  }
+  if (*p == 1.0) {
+    ERR(x, "unsupported: dropout with p=1 (every element zeroed); supported: 0 <= p < 1");
+    return false;
+  }
+  return true;
+}
+
+ct_lower_val ct_lower_dropout(ct_lower *L, const ct_py_expr *x, ct_value *t, double p) {
+  if (p == 0.0) return ct_lower_tensor(t);
+  ct_lower_set_loc(L, x);
+  ct_attr at = ct_attr_float("p", p);
+  return ct_lower_tensor(ct_build(&L->b, CT_OP_DROPOUT, 1, &t, &at, 1));
+}
+
 /* ---- torch.*, F.* and tensor methods ------------------------------------------------------- */
 
 static const char supported_calls[] =
@@ -420,10 +458,40 @@ ct_lower_val ct_lower_call_function(ct_lower *L, ct_lower_env *e, const ct_py_ex
   }
   if (!self && strcmp(fn, "dropout") == 0) {
     static const char *const nm[] = {"input", "p", "training", "inplace"};
-    if (!ct_lower_bind_args(L, e, call, fn, 4, nm, a, h) ||
+    /* training=self.training: dropout in the training graphs, the identity in @forward,
+     * which is the dropout op's meaning (the module has no `training` attribute otherwise). */
+    ct_py_expr c = *call;
+    ct_py_keyword kws[8];
+    bool self_training = false;
+    const ct_py_expr_list *pa = &call->u.call.args;
+    const ct_py_keyword_list *pk = &call->u.call.kwargs;
+    if (pa->n == 3 && is_self_training(L, e, pa->items[2])) {
+      c.u.call.args.n = 2;
+      self_training = true;
+    } else if (pk->n <= 8) {
+      for (int i = 0; i < pk->n; i++)
+        if (pk->items[i].name && strcmp(pk->items[i].name, "training") == 0 &&
+            is_self_training(L, e, pk->items[i].value)) {
+          int k = 0;
+          for (int j = 0; j < pk->n; j++)
+            if (j != i) kws[k++] = pk->items[j];
+          c.u.call.kwargs.items = kws;
+          c.u.call.kwargs.n = k;
+          self_training = true;
+          break;
+        }
+    }
+    if (!ct_lower_bind_args(L, e, &c, fn, 4, nm, a, h) ||
         !need_tensor(L, call, a[0], fn, "input"))
       return ct_lower_err_val();
-    return a[0]; /* inference: the identity */
+    double p = 0.5;
+    if (h[1] && !ct_lower_dropout_p(L, call, a[1], &p)) return ct_lower_err_val();
+    bool training = true; /* F.dropout's default */
+    if (!self_training && h[2] && a[2].kind == CT_LV_TENSOR)
+      return ERR(call, "dropout: training must be a compile-time constant or self.training");
+    if (!self_training && h[2] && !ct_lower_cond(L, call, a[2], &training))
+      return ct_lower_err_val();
+    return training ? ct_lower_dropout(L, call, a[0].t, p) : a[0];
   }
   if (!self && ct_lower_is_loss(fn)) return ct_lower_loss(L, e, call, fn);
   if (!self && (strcmp(fn, "cat") == 0 || strcmp(fn, "concat") == 0 || strcmp(fn, "stack") == 0)) {

@@ -508,6 +508,7 @@ ct_lower_val ct_lower_call_module(ct_lower *L, ct_lower_mod *m, const ct_py_expr
   }
   case CT_LM_LEAKY_RELU: return ct_lower_leaky_relu(L, site, x, m->eps);
   case CT_LM_IDENTITY: return in;
+  case CT_LM_DROPOUT: return ct_lower_dropout(L, site, x, m->eps);
   case CT_LM_FLATTEN: return ct_lower_flatten(L, site, x, m->start_dim, m->end_dim);
   case CT_LM_BATCHNORM: {
     int r = x->type.rank;

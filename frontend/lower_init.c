@@ -337,13 +337,21 @@ static ct_lower_val construct_nn_kind(ct_lower *L, ct_lower_env *e, const ct_py_
       }
       return ct_lower_modv(m);
     }
-  if (strcmp(cls, "Identity") == 0 || strcmp(cls, "Dropout") == 0) {
+  if (strcmp(cls, "Identity") == 0) {
+    ct_lower_val a[1];
+    bool h[1];
+    if (!ct_lower_bind_args(L, e, call, "nn.Identity", 0, NULL, a, h)) return ct_lower_err_val();
+    return ct_lower_modv(ct_lower_mod_new(L, CT_LM_IDENTITY));
+  }
+  if (strcmp(cls, "Dropout") == 0) {
     static const char *const nm[] = {"p", "inplace"};
     ct_lower_val a[2];
     bool h[2];
-    if (!ct_lower_bind_args(L, e, call, cls, cls[0] == 'D' ? 2 : 0, nm, a, h))
-      return ct_lower_err_val();
-    return ct_lower_modv(ct_lower_mod_new(L, CT_LM_IDENTITY));
+    if (!ct_lower_bind_args(L, e, call, "nn.Dropout", 2, nm, a, h)) return ct_lower_err_val();
+    ct_lower_mod *m = ct_lower_mod_new(L, CT_LM_DROPOUT);
+    m->eps = 0.5;
+    if (h[0] && !ct_lower_dropout_p(L, call, a[0], &m->eps)) return ct_lower_err_val();
+    return ct_lower_modv(m);
   }
   if (strcmp(cls, "Flatten") == 0) {
     static const char *const nm[] = {"start_dim", "end_dim"};

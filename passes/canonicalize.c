@@ -6,6 +6,7 @@
  *   reshape(reshape(x)) -> reshape(x)               reshape(x) to x's shape -> x
  *   expand(expand(x)) -> expand(x)                  expand(x) to x's shape -> x
  *   cast(x) to x's dtype -> x                       concat(x) -> x, full slice -> x
+ *   dropout(x) -> x (its inference meaning; autodiff has already rewritten training copies)
  *   commutative op(constant, y) -> op(y, constant)  (one canonical order for cse) */
 #include <string.h>
 
@@ -53,6 +54,9 @@ static bool rewrite(ct_module *m, ct_node *n) {
   case CT_OP_DIV:
   case CT_OP_POW:
     if (pass_const_is(y, 1.0) && forward_to(n, x)) return true;
+    break;
+  case CT_OP_DROPOUT: /* the identity (inference); training graphs no longer contain it */
+    if (forward_to(n, x)) return true;
     break;
   case CT_OP_NEG:
     if (def_is(x, CT_OP_NEG) && forward_to(n, ct_node_operand(x->def, 0))) return true;

@@ -32,6 +32,8 @@ static const char usage[] =
     "  --optim sgd|adam|adamw (default sgd) with PyTorch's argument names:\n"
     "  --lr F  --momentum F  --dampening F  --nesterov  --weight-decay F  --betas B1,B2\n"
     "  --eps F  --clip-grad-norm F\n"
+    "  --no-dropout           train as with dropout p=0 (reproducible comparisons; @forward\n"
+    "                         is the same either way)\n"
     "Optimization and output:\n"
     "  -O0 | -O1 | -O2        pass pipeline (default -O2; -O0 runs none)\n"
     "  --print-after-all      print the IR after every pass (stderr)\n"
@@ -130,6 +132,7 @@ static int parse_args(int argc, char **argv, ctorchc_options *o) {
       o->opt_level = 2;
     } else if (strcmp(a, "--train") == 0) o->train = true;
     else if (strcmp(a, "--nesterov") == 0) o->nesterov = true;
+    else if (strcmp(a, "--no-dropout") == 0) o->no_dropout = true;
     else if (strcmp(a, "--print-after-all") == 0) o->print_after_all = true;
     else if (strcmp(a, "--print-memory-plan") == 0) o->print_memory_plan = true;
     else if (strcmp(a, "--print-fallbacks") == 0) o->print_fallbacks = true;

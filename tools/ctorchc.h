@@ -34,6 +34,7 @@ typedef struct ctorchc_options {
   const char *optim;                       /* --optim sgd|adam|adamw */
   double lr, momentum, dampening, weight_decay, beta1, beta2, eps, clip_grad_norm;
   bool nesterov;
+  bool no_dropout;                         /* --no-dropout: train as with dropout p = 0 */
   bool lr_set, weight_decay_set, betas_set, eps_set; /* whether given (defaults per optimizer) */
   /* code generation */
   const char *cpu, *features;

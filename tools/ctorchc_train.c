@@ -44,6 +44,14 @@ bad:
                        "e.g. y=i64[N])", spec);
 }
 
+/* --no-dropout: p = 0 on @forward's dropout nodes (the identity there either way), so the
+ * training copies multiply by no mask and plain SGD gets no step counter for them. */
+static void no_dropout(ct_module *m) {
+  ct_graph *g = ct_module_find_graph(m, "forward");
+  for (ct_node *n = g ? g->body->first : NULL; n; n = n->next)
+    if (n->op == CT_OP_DROPOUT) ct_node_set_attr(m, n, ct_attr_float("p", 0.0));
+}
+
 ct_status ctorchc_train(ct_module *m, const ctorchc_options *o, ct_diag *diag) {
   ct_loss_options loss = {CT_LOSS_CROSS_ENTROPY, false, o->label_smoothing};
   if (!o->loss)
@@ -97,5 +105,6 @@ ct_status ctorchc_train(ct_module *m, const ctorchc_options *o, ct_diag *diag) {
     if (st != CT_OK) return st;
     name_ptrs[i] = names[i];
   }
+  if (o->no_dropout) no_dropout(m);
   return ct_build_training(m, "forward", &loss, &opt, o->n_targets, name_ptrs, types, diag);
 }

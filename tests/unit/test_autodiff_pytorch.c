@@ -86,7 +86,8 @@ static ct_module *build(const char *name, const char *input_spec, const ct_loss_
   ct_st_file *w = st == CT_OK ? load_st(path) : NULL;
   if (w) st = ct_module_bind_weights(m, w, &d);
   ct_st_free(w);
-  /* The fixtures run PyTorch with dropout off (its masks cannot be matched): the same here. */
+  /* The fixtures run PyTorch with dropout off (its masks cannot be matched): the same here,
+   * p = 0 on every dropout node, which is what ctorchc --no-dropout does. */
   for (ct_node *n = m ? ct_module_find_graph(m, "forward")->body->first : NULL; n; n = n->next)
     if (n->op == CT_OP_DROPOUT) ct_node_set_attr(m, n, ct_attr_float("p", 0.0));
   ct_type tt = *target_type;

@@ -57,13 +57,14 @@ class Net(nn.Module):
 # CHECK: %7: f32[4*N,8] = reshape(%6) {shape=[4*N, 8]}
 # CHECK-NEXT: linear(%7, %block.net.0.weight, %block.net.0.bias)
 # CHECK-NEXT: gelu
-# CHECK-NEXT: linear(%9, %block.net.3.weight, %block.net.3.bias)
-# CHECK-NEXT: %11: f32[] = constant() {shape=[], dtype=f32, value=0.5}
-# CHECK-NEXT: mul(%10, %11)
-# CHECK-NEXT: add(%7, %12)
-# CHECK: %16: f32[4*N,16] = concat(%13, %15) {dim=1}
-# CHECK-NEXT: %17: f32[4*N,1] = mean(%16) {dims=[1], keepdim=true}
-# CHECK: softmax(%18) {dim=-1}
-# CHECK: %22: f32[4*N,5] = matmul(%17, %y)
-# CHECK: %24: f32[] = sum(%23)
-# CHECK-NEXT: return %21, %22, %24
+# CHECK-NEXT: %10: f32[4*N,8] = dropout(%9) {p=0.1}
+# CHECK-NEXT: linear(%10, %block.net.3.weight, %block.net.3.bias)
+# CHECK-NEXT: %12: f32[] = constant() {shape=[], dtype=f32, value=0.5}
+# CHECK-NEXT: mul(%11, %12)
+# CHECK-NEXT: add(%7, %13)
+# CHECK: %17: f32[4*N,16] = concat(%14, %16) {dim=1}
+# CHECK-NEXT: %18: f32[4*N,1] = mean(%17) {dims=[1], keepdim=true}
+# CHECK: softmax(%19) {dim=-1}
+# CHECK: %23: f32[4*N,5] = matmul(%18, %y)
+# CHECK: %25: f32[] = sum(%24)
+# CHECK-NEXT: return %22, %23, %25
