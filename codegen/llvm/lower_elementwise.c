@@ -506,8 +506,8 @@ static const ct_value *in_place_epilogue(cg *c, const ct_node *n, const ct_node 
 ct_status cg_prepare_fusion(cg *c, const ct_node *n, int *scratch) {
   *scratch = -1;
   if (!n->body) return cg_error(c, n, "%s", "fusion without a body");
-  const ct_node *nodes[FUSION_MAX_NODES];
-  int run[FUSION_MAX_NODES];
+  const ct_node *nodes[FUSION_MAX_NODES] = {0};
+  int run[FUSION_MAX_NODES] = {0};
   int nn = body_runs(c, n->body, nodes, run, FUSION_MAX_NODES);
   if (nn < 0) return cg_error(c, n, "%s", "fusion body too large");
   const ct_value *in_place = in_place_epilogue(c, n, nodes, run, nn);
@@ -539,9 +539,10 @@ ct_status cg_lower_fusion(cg *c, const ct_node *n, int scratch) {
     const ct_value *v = ct_node_operand(ret, i);
     if (v->def && !cg_value_ptr(c, v)) cg_value_set_ptr(c, v, cg_value_ptr(c, n->results[i]));
   }
-  const ct_node *nodes[FUSION_MAX_NODES];
-  int run[FUSION_MAX_NODES];
+  const ct_node *nodes[FUSION_MAX_NODES] = {0};
+  int run[FUSION_MAX_NODES] = {0};
   int nn = body_runs(c, body, nodes, run, FUSION_MAX_NODES);
+  if (nn < 0) return cg_error(c, n, "%s", "fusion body too large");
   const ct_value *in_place = in_place_epilogue(c, n, nodes, run, nn);
   if (in_place) cg_value_set_ptr(c, in_place, cg_value_ptr(c, n->results[0]));
   ct_status st = CT_OK;

@@ -53,8 +53,11 @@ static void env_free(env *e) {
 }
 
 static ct_st_file *load_st(const char *rel) {
-  char path[1024];
-  snprintf(path, sizeof path, "%s/%s", CT_SOURCE_DIR, rel);
+  char path[4096];
+  if (snprintf(path, sizeof path, "%s/%s", CT_SOURCE_DIR, rel) >= (int)sizeof path) {
+    CHECK_MSG(false, "path too long: %s", rel);
+    return NULL;
+  }
   ct_diag d;
   ct_diag_init(&d);
   ct_st_file *f = NULL;
