@@ -575,13 +575,33 @@ ct_status ct_kernel_WHERE(CT_KERNEL_ARGS) {
   char *p[4];
   int64_t n;
   size_t es = ct_dtype_size(o->dtype);
-  while ((n = ct_iter_next(&it, p)) > 0) {
-    int64_t sc = it.strides[1][it.rank - 1], sx = it.strides[2][it.rank - 1],
-            sy = it.strides[3][it.rank - 1];
-    for (int64_t i = 0; i < n; i++) {
-      const char *src = p[1][i * sc] ? p[2] + i * sx * (int64_t)es : p[3] + i * sy * (int64_t)es;
-      memcpy(p[0] + (size_t)i * es, src, es);
+  /* Typed rows for 1-, 4- and 8-byte elements (a select the compiler can vectorize). */
+#define WHERE_ROWS(T)                                                                              \
+  while ((n = ct_iter_next(&it, p)) > 0) {                                                         \
+    int64_t sc = it.strides[1][it.rank - 1], sx = it.strides[2][it.rank - 1],                      \
+            sy = it.strides[3][it.rank - 1];                                                       \
+    T *dst = (T *)(void *)p[0];                                                                    \
+    const T *xa = (const T *)(void *)p[2], *ya = (const T *)(void *)p[3];                          \
+    const uint8_t *ca = (const uint8_t *)p[1];                                                     \
+    for (int64_t i = 0; i < n; i++)                                                                \
+      dst[i] = ca[i * sc] ? xa[i * sx] : ya[i * sy];                                               \
+  }
+  if (es == 4) {
+    WHERE_ROWS(uint32_t)
+  } else if (es == 8) {
+    WHERE_ROWS(uint64_t)
+  } else if (es == 1) {
+    WHERE_ROWS(uint8_t)
+  } else {
+    while ((n = ct_iter_next(&it, p)) > 0) {
+      int64_t sc = it.strides[1][it.rank - 1], sx = it.strides[2][it.rank - 1],
+              sy = it.strides[3][it.rank - 1];
+      for (int64_t i = 0; i < n; i++) {
+        const char *src = p[1][i * sc] ? p[2] + i * sx * (int64_t)es : p[3] + i * sy * (int64_t)es;
+        memcpy(p[0] + (size_t)i * es, src, es);
+      }
     }
   }
+#undef WHERE_ROWS
   return CT_OK;
 }

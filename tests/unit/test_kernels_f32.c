@@ -3,7 +3,7 @@
  * (f32-representable) inputs, at 1e-5 of the output's largest magnitude: odd shapes, stride,
  * padding, dilation, groups, 1x1 kernels, ceil_mode, non-contiguous inputs, ties and NaNs, size-1
  * and empty dims, on 1 and 3 pool threads (3 splits the batch into chunks and sums
- * conv2d_grad_weight's partials). */
+ * conv2d_grad_weight's partials); where's typed row loops for every element size. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -267,9 +267,57 @@ static void test_reduce_f32(void) {
   }
 }
 
+/* ---- where: the typed row loops (1-, 4- and 8-byte elements) ---- */
+
+static void test_where_typed(void) {
+  ct_dtype dts[] = {CT_DT_F32, CT_DT_F64, CT_DT_I64, CT_DT_I32, CT_DT_BOOL, CT_DT_U8};
+  int64_t cs[3] = {4, 1, 9}, xs[3] = {4, 7, 9}, ys[1] = {9}, os[3] = {4, 7, 9};
+  ct_tensor *c = ct_tensor_empty(CT_DT_BOOL, 3, cs);
+  for (int64_t i = 0; i < 36; i++) ct_tensor_set(c, i, urand() > 0);
+  for (size_t d = 0; d < sizeof dts / sizeof dts[0]; d++)
+    for (int s = 0; s < 2; s++) {
+      ct_tensor *x64 = rand64(3, xs), *y = ct_tensor_empty(dts[d], 1, ys);
+      for (int64_t i = 0; i < 9; i++) ct_tensor_set(y, i, (double)(i % 3));
+      for (int64_t i = 0; i < ct_tensor_numel(x64); i++)
+        ct_tensor_set(x64, i, dts[d] == CT_DT_BOOL ? (double)(i % 2) : (double)(i % 100) + 3.0);
+      ct_tensor *x;
+      if (s) { /* non-contiguous: every other row of a [4,14,9] buffer */
+        int64_t bs[3] = {4, 14, 9}, st[3] = {14 * 9, 18, 1};
+        ct_tensor *b = ct_tensor_zeros(dts[d], 3, bs);
+        x = ct_tensor_view(b, 3, xs, st, 0);
+        ct_tensor_release(b);
+      } else {
+        x = ct_tensor_empty(dts[d], 3, xs);
+      }
+      CHECK_OK(ct_tensor_copy_into(x, x64));
+      ct_tensor *o = ct_tensor_empty(dts[d], 3, os);
+      ct_tensor *in[3] = {c, x, y};
+      CHECK_OK(run1(CT_OP_WHERE, NULL, 0, in, 3, o));
+      int bad = 0;
+      for (int64_t a = 0; a < 4; a++)
+        for (int64_t b = 0; b < 7; b++)
+          for (int64_t k = 0; k < 9; k++) {
+            double want = ct_tensor_get(c, a * 9 + k) != 0 ? ct_tensor_get(x, (a * 7 + b) * 9 + k)
+                                                           : ct_tensor_get(y, k);
+            double got = ct_tensor_get(o, (a * 7 + b) * 9 + k);
+            if (got != want && bad++ < 3)
+              test_fail(__FILE__, __LINE__, "where %s [%lld,%lld,%lld]: %g vs %g",
+                        ct_dtype_name(dts[d]), (long long)a, (long long)b, (long long)k, got,
+                        want);
+          }
+      test_checks++;
+      ct_tensor_release(x64);
+      ct_tensor_release(x);
+      ct_tensor_release(y);
+      ct_tensor_release(o);
+    }
+  ct_tensor_release(c);
+}
+
 int main(void) {
   RUN_TEST(test_conv2d_f32);
   RUN_TEST(test_pool_f32);
   RUN_TEST(test_reduce_f32);
+  RUN_TEST(test_where_typed);
   return test_summary();
 }
