@@ -167,6 +167,7 @@ static LLVMValueRef emit_scalar(cg *c, const ct_node *n, LLVMValueRef *in) {
   bool f = is_float(dt);
   LLVMTypeRef xt = scalar_type(c, dt);
   switch (n->op) {
+  case CT_OP_DROPOUT: return x; /* the identity (training graphs multiply by dropout_mask) */
   case CT_OP_NEG: return f ? LLVMBuildFNeg(c->b, x, "") : LLVMBuildSub(c->b, LLVMConstNull(xt), x, "");
   case CT_OP_ABS:
     if (f) return intrinsic(c, "llvm.fabs", t, &x, 1);
