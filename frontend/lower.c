@@ -165,8 +165,14 @@ static void register_params(ct_lower *L, ct_graph *g, ct_lower_mod *m, const cha
     break;
   case CT_LM_EMBEDDING: {
     int64_t w[2] = {m->in, m->out};
+    /* PyTorch draws normal(0,1) and zeroes the padding_idx row. */
+    char spec[64];
+    if (m->padding_idx >= 0)
+      snprintf(spec, sizeof spec, "normal_pad(0,1,%lld)", (long long)m->padding_idx);
+    else
+      snprintf(spec, sizeof spec, "normal(0,1)");
     m->weight_v = add_param_spec(L, g, prefix, "weight", ct_type_concrete(CT_DT_F32, 2, w),
-                                 CT_PARAM_WEIGHT, "normal(0,1)");
+                                 CT_PARAM_WEIGHT, spec);
     break;
   }
   default: break;

@@ -928,20 +928,22 @@ static bool parse_graph(parser *p) {
   return true;
 }
 
-/* The init forms of docs/ir.md, kept as canonical text: uniform(a,b) normal(m,s) zeros ones
- * constant(v). */
+/* The init forms of docs/ir.md, kept as canonical text: uniform(a,b) normal(m,s)
+ * normal_pad(m,s,row) zeros ones constant(v). */
 static bool parse_init(parser *p, ct_param *param) {
   token t = p->tok;
   int n_args;
   if (tok_is(&t, "uniform") || tok_is(&t, "normal"))
     n_args = 2;
+  else if (tok_is(&t, "normal_pad"))
+    n_args = 3;
   else if (tok_is(&t, "constant"))
     n_args = 1;
   else if (tok_is(&t, "zeros") || tok_is(&t, "ones"))
     n_args = 0;
   else {
     if (t.kind == T_IDENT)
-      error_tok(p, t, "unknown init '%.*s' (uniform, normal, zeros, ones, constant)", (int)t.n,
+      error_tok(p, t, "unknown init '%.*s' (uniform, normal, normal_pad, zeros, ones, constant)", (int)t.n,
                 t.s);
     else
       expected(p, "init form");

@@ -83,8 +83,9 @@ static double rng_normal(rng *r) {
   return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
 }
 
-/* Parses "name(a,b)" / "name(a)" / "name" into kind and up to two numbers. */
-static int parse_spec(const char *spec, char *kind, size_t kind_size, double *a, double *b) {
+/* Parses "name(a,b,c)" / "name(a,b)" / "name(a)" / "name" into kind and up to three numbers
+ * (args[0..2]). Returns the number count, or -1 when malformed. */
+static int parse_spec(const char *spec, char *kind, size_t kind_size, double *args) {
   const char *open = strchr(spec, '(');
   size_t n = open ? (size_t)(open - spec) : strlen(spec);
   if (n + 1 > kind_size) return -1;
@@ -92,17 +93,20 @@ static int parse_spec(const char *spec, char *kind, size_t kind_size, double *a,
   kind[n] = 0;
   int count = 0;
   if (open) {
-    char *end;
-    *a = strtod(open + 1, &end);
-    if (end == open + 1) return -1;
-    count = 1;
-    if (*end == ',') {
-      const char *p = end + 1;
-      *b = strtod(p, &end);
+    const char *p = open + 1;
+    for (;;) {
+      if (count == 3) return -1;
+      char *end;
+      args[count] = strtod(p, &end);
       if (end == p) return -1;
-      count = 2;
+      count++;
+      if (*end == ',') {
+        p = end + 1;
+        continue;
+      }
+      if (*end != ')' || end[1]) return -1;
+      break;
     }
-    if (*end != ')' || end[1]) return -1;
   }
   return count;
 }
@@ -124,14 +128,26 @@ ct_status ct_module_init_params(ct_module *m, uint64_t seed, ct_diag *diag) {
     if (!t) return ct_diag_error(diag, NULL, 0, 0, "parameter '%s': out of memory", p->name);
     const char *spec = p->init_spec ? p->init_spec : "zeros";
     char kind[32];
-    double a = 0, b = 0;
-    int n_args = parse_spec(spec, kind, sizeof kind, &a, &b);
+    double args[3] = {0, 0, 0};
+    int n_args = parse_spec(spec, kind, sizeof kind, args);
+    double a = args[0], b = args[1];
     int64_t numel = ct_tensor_numel(t);
     ct_status st = CT_OK;
     if (n_args == 2 && strcmp(kind, "uniform") == 0) {
       for (int64_t k = 0; k < numel; k++) ct_tensor_set(t, k, a + (b - a) * rng_uniform(&r));
     } else if (n_args == 2 && strcmp(kind, "normal") == 0) {
       for (int64_t k = 0; k < numel; k++) ct_tensor_set(t, k, a + b * rng_normal(&r));
+    } else if (n_args == 3 && strcmp(kind, "normal_pad") == 0) {
+      /* nn.Embedding(padding_idx=row): normal(mean,std), then row `row` of dim 0 zeroed. */
+      int64_t rows = p->type.rank ? shape[0] : 1, row = (int64_t)args[2];
+      if (row < 0 || row >= rows || (double)row != args[2]) {
+        st = ct_diag_error(diag, NULL, 0, 0, "parameter '%s': normal_pad row %g is not a row "
+                           "index below %lld", p->name, args[2], (long long)rows);
+      } else {
+        for (int64_t k = 0; k < numel; k++) ct_tensor_set(t, k, a + b * rng_normal(&r));
+        int64_t width = numel / rows;
+        for (int64_t k = row * width; k < (row + 1) * width; k++) ct_tensor_set(t, k, 0.0);
+      }
     } else if (n_args == 0 && strcmp(kind, "zeros") == 0) {
     } else if (n_args == 0 && strcmp(kind, "ones") == 0) {
       for (int64_t k = 0; k < numel; k++) ct_tensor_set(t, k, 1.0);
@@ -139,7 +155,8 @@ ct_status ct_module_init_params(ct_module *m, uint64_t seed, ct_diag *diag) {
       for (int64_t k = 0; k < numel; k++) ct_tensor_set(t, k, a);
     } else {
       st = ct_diag_error(diag, NULL, 0, 0, "parameter '%s': unknown init '%s' (expected "
-                                           "uniform(a,b), normal(mean,std), zeros, ones or "
+                                           "uniform(a,b), normal(mean,std), "
+                                           "normal_pad(mean,std,row), zeros, ones or "
                                            "constant(v))", p->name, spec);
     }
     if (st != CT_OK) {

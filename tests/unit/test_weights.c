@@ -114,7 +114,48 @@ static void test_init_specs(void) {
   ct_diag_free(&d);
 }
 
+/* nn.Embedding(padding_idx=row): normal(0,1) with that row zeroed, as PyTorch initializes it. */
+static void test_normal_pad(void) {
+  ct_module *m = ct_module_new();
+  int64_t ws[2] = {50, 64};
+  ct_module_add_param(m, "emb.weight", ct_type_concrete(CT_DT_F32, 2, ws), CT_PARAM_WEIGHT, NULL);
+  m->params[0].init_spec = "normal_pad(0,1,7)";
+  ct_diag d;
+  ct_diag_init(&d);
+  CHECK_OK(ct_module_init_params(m, 3, &d));
+  const ct_tensor *t = m->params[0].init;
+  double sum = 0, sq = 0;
+  int nonzero_rows = 0;
+  for (int r = 0; r < 50; r++) {
+    bool any = false;
+    for (int k = 0; k < 64; k++) {
+      double v = ct_tensor_get(t, r * 64 + k);
+      if (r == 7) {
+        CHECK(v == 0.0);
+        continue;
+      }
+      any |= v != 0.0;
+      sum += v;
+      sq += v * v;
+    }
+    nonzero_rows += any;
+  }
+  CHECK(nonzero_rows == 49);
+  double n = 49.0 * 64, mean = sum / n, var = sq / n - mean * mean;
+  CHECK_MSG(fabs(mean) < 0.1 && fabs(var - 1.0) < 0.1, "mean %g var %g", mean, var);
+  ct_module_free(m);
+
+  m = ct_module_new();
+  ct_module_add_param(m, "emb.weight", ct_type_concrete(CT_DT_F32, 2, ws), CT_PARAM_WEIGHT, NULL);
+  m->params[0].init_spec = "normal_pad(0,1,50)";
+  CHECK(ct_module_init_params(m, 3, &d) != CT_OK);
+  CHECK(strstr(ct_diag_first_error(&d), "normal_pad row 50 is not a row index below 50") != NULL);
+  ct_module_free(m);
+  ct_diag_free(&d);
+}
+
 int main(void) {
+  RUN_TEST(test_normal_pad);
   RUN_TEST(test_bind);
   RUN_TEST(test_bind_errors);
   RUN_TEST(test_init_specs);

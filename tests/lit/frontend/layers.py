@@ -33,7 +33,7 @@ class Net(nn.Module):
 # CHECK-NEXT: buffer bn.running_mean: f32[4] init=zeros
 # CHECK-NEXT: buffer bn.running_var: f32[4] init=ones
 # CHECK-NEXT: buffer bn.num_batches_tracked: i64[] init=zeros
-# CHECK-NEXT: param emb.weight: f32[10,4] init=normal(0,1)
+# CHECK-NEXT: param emb.weight: f32[10,4] init=normal_pad(0,1,9)
 # CHECK-EMPTY:
 # CHECK-NEXT: graph @forward
 # CHECK-NEXT: %0: f32[N,3,4] = layer_norm(%x) {normalized_shape=[3, 4]}
