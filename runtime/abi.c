@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "ctorch/abi.h"
+#include "ctorch/parallel.h"
 
 static _Thread_local char last_error[512];
 
@@ -12,3 +13,9 @@ void ct_abi_set_error(const char *msg) {
 }
 
 const char *ct_abi_last_error(void) { return last_error; }
+
+/* Exported by a self-contained .so (ctorchc --self-contained) for its own copy of the runtime:
+ * the loader reads the model's error and forwards its thread count through them. */
+const char *ctorch_rt_last_error(void) { return last_error; }
+
+void ctorch_rt_set_num_threads(int n) { ct_set_num_threads(n); }

@@ -26,6 +26,13 @@ typedef const char *(*ct_abi_info_fn)(void);
 void ct_abi_set_error(const char *msg);
 /* The calling thread's last recorded message, or "" when none. */
 const char *ct_abi_last_error(void);
+/* A self-contained .so (`ctorchc --self-contained`) carries its own copy of the runtime and
+ * exports these two for it: the loader reads the model's error message and forwards the thread
+ * count (ct_set_num_threads) through them. libctorch_rt defines them too. */
+typedef const char *(*ct_abi_last_error_fn)(void);
+typedef void (*ct_abi_set_threads_fn)(int n);
+const char *ctorch_rt_last_error(void);
+void ctorch_rt_set_num_threads(int n);
 
 #ifdef __cplusplus
 }

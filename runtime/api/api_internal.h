@@ -51,6 +51,10 @@ struct ct_model {
   void *ir;        /* ct_module * parsed from the IR section, or NULL */
   void *workspace; /* native calls' workspace, grown on demand */
   size_t workspace_cap;
+  /* The native code's runtime (its own copy in a self-contained .so): error text and thread
+   * count go through these when the .so exports them. */
+  ct_abi_last_error_fn native_error;
+  ct_abi_set_threads_fn native_threads;
   ct_model_profile_fn profile;
   void *profile_ctx;
 };

@@ -292,7 +292,7 @@ static ct_status parse_entry(const meta_ctx *c, const cJSON *it, api_entry *e) {
     const ct_io_info *io = &e->res[i];
     e->res_param[i] = -1;
     for (int d = 0; d < io->rank; d++)
-      if (!bound[io->dims[d].sym])
+      if (io->dims[d].sym && !bound[io->dims[d].sym])
         return bad(c, "entry '%s': result '%s' uses symbol '%s', which no input binds", name,
                    io->name, m->syms[io->dims[d].sym]);
     if (strncmp(io->name, "new.", 4) == 0) {

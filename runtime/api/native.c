@@ -19,6 +19,8 @@ ct_status api_bind_native(ct_model *m, const char *where) {
                     "%s: the native code is built for model ABI %d; this runtime "
                     "runs ABI %d",
                     where, (int)v, CT_ABI_VERSION);
+  m->native_error = (ct_abi_last_error_fn)dlsym(m->dl, "ctorch_rt_last_error");
+  m->native_threads = (ct_abi_set_threads_fn)dlsym(m->dl, "ctorch_rt_set_num_threads");
   for (int i = 0; i < m->n_entries; i++) {
     api_entry *e = &m->entries[i];
     char sym[1200];

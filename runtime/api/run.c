@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api_internal.h"
+#include "ctorch/parallel.h"
 
 /* Binds symbols from one input; checks its dtype and constant dims. */
 static ct_status bind_input(const ct_model *m, const api_entry *e, const ct_io_info *io,
@@ -100,9 +101,10 @@ static ct_status run_native(ct_model *m, const api_entry *e, const int64_t *syms
       res[i] = ct_tensor_data(c->res[i]);
     ct_abi_call call = {syms, args, res, m->workspace};
     ct_abi_set_error("");
+    if (m->native_threads) m->native_threads(ct_get_num_threads());
     int32_t rc = e->call(&call);
     if (rc != 0) {
-      const char *msg = ct_abi_last_error();
+      const char *msg = m->native_error ? m->native_error() : ct_abi_last_error();
       st = api_fail(rc > 0 && rc <= CT_ERR_INTERNAL ? (ct_status)rc : CT_ERR_INTERNAL, "%s: %s",
                     e->name, msg[0] ? msg : "the native code failed");
     }
