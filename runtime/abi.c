@@ -1,5 +1,6 @@
 /* runtime/abi.c: the per-thread error message through which generated code reports failures. */
 #include <string.h>
+#include <time.h>
 
 #include "ctorch/abi.h"
 #include "ctorch/parallel.h"
@@ -19,3 +20,9 @@ const char *ct_abi_last_error(void) { return last_error; }
 const char *ctorch_rt_last_error(void) { return last_error; }
 
 void ctorch_rt_set_num_threads(int n) { ct_set_num_threads(n); }
+
+int64_t ct_abi_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}

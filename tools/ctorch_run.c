@@ -32,7 +32,7 @@ static const char usage[] =
     "  --list                  print the entries and their signatures\n"
     "  --bench K               run K times after one warm-up run; print min/median latency\n"
     "                          and throughput\n"
-    "  --profile               print the time per kernel (interpreted entries)\n"
+    "  --profile               print the time per kernel (per node of native code)\n"
     "  --interpret             ignore the package's native code: run its IR\n"
     "  --save-weights FILE     after the run, write the parameters (state_dict keys)\n"
     "  --save-state FILE       same, with the optimizer state\n"

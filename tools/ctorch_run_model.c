@@ -1,6 +1,6 @@
 /* tools/ctorch_run_model.c: ctorch-run on a compiled model (.ctm package or ctorchc .so) through
  * the deployment API (include/ctorch/ctorch.h): list the entries, run one on a safetensors file
- * of inputs, write and check the outputs, benchmark, profile the interpreted path, and save the
+ * of inputs, write and check the outputs, benchmark, profile (per op interpreted, per node native), and save the
  * parameters a train step updated. */
 #include <math.h>
 #include <stdio.h>
@@ -77,7 +77,7 @@ static int cmp_double(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-/* --profile: total time and call count per op. */
+/* --profile: total time and call count per op (interpreted) or node label (native). */
 typedef struct op_time {
   const char *op;
   double seconds;
@@ -85,7 +85,7 @@ typedef struct op_time {
 } op_time;
 
 typedef struct profile {
-  op_time ops[256];
+  op_time ops[1024];
   int n;
 } profile;
 
@@ -95,7 +95,7 @@ static void on_node(void *ctx, const char *op, double seconds) {
   while (i < p->n && strcmp(p->ops[i].op, op) != 0)
     i++;
   if (i == p->n) {
-    if (p->n == 256) return;
+    if (p->n == (int)(sizeof p->ops / sizeof p->ops[0])) return;
     p->ops[p->n++] = (op_time){op, 0, 0};
   }
   p->ops[i].seconds += seconds;
@@ -107,16 +107,16 @@ static int by_time(const void *a, const void *b) {
   return x->seconds > y->seconds ? -1 : x->seconds < y->seconds;
 }
 
-static void print_profile(profile *p, long long runs) {
+static void print_profile(profile *p, long long runs, bool native) {
   qsort(p->ops, (size_t)p->n, sizeof *p->ops, by_time);
   double total = 0;
   for (int i = 0; i < p->n; i++)
     total += p->ops[i].seconds;
   printf("profile: %lld run%s, %.3f ms in kernels per run\n", runs, runs == 1 ? "" : "s",
          1e3 * total / (double)runs);
-  printf("  %-20s %8s %12s %7s\n", "op", "calls", "ms/run", "%");
+  printf("  %-36s %8s %12s %7s\n", native ? "node" : "op", "calls", "ms/run", "%");
   for (int i = 0; i < p->n; i++)
-    printf("  %-20s %8lld %12.4f %6.1f%%\n", p->ops[i].op, p->ops[i].calls / runs,
+    printf("  %-36s %8lld %12.4f %6.1f%%\n", p->ops[i].op, p->ops[i].calls / runs,
            1e3 * p->ops[i].seconds / (double)runs,
            total > 0 ? 100.0 * p->ops[i].seconds / total : 0.0);
 }
@@ -215,12 +215,12 @@ int ctorch_run_compiled(const options *o) {
   }
   free(times);
   if (o->profile) {
-    if (ct_model_entry_is_native(m, e))
-      printf("profile: entry '%s' runs native code, which has no per-kernel timing; add "
-             "--interpret to profile its IR on the runtime's kernels\n",
+    if (ct_model_entry_is_native(m, e) && prof.n == 0)
+      printf("profile: entry '%s' runs native code without a profile table (built by an older "
+             "ctorchc); add --interpret to profile its IR on the runtime's kernels\n",
              ct_model_entry_name(m, e));
     else
-      print_profile(&prof, runs);
+      print_profile(&prof, runs, ct_model_entry_is_native(m, e));
   }
 
   for (int i = 0; i < n_out; i++)

@@ -75,6 +75,7 @@ typedef struct cg {
   const char **graph_fallbacks; /* the same, for the current graph */
   int n_graph_fallbacks;
   cg_str *graph_fallback_json; /* per graph (module order): its "fallbacks" JSON array */
+  bool fell_back;               /* set by cg_lower_fallback: the last node used the runtime kernel */
 } cg;
 
 /* ---- helpers (codegen.c) ---- */

@@ -189,6 +189,121 @@ ct_status cg_lower_node(cg *c, const ct_node *n, int scratch) {
   return cg_lower_fallback(c, n);
 }
 
+/* ---- per-node profiling ----
+ * Every entry carries a counter table `NAME_E_profile` (ct_abi_profile, include/ctorch/abi.h):
+ * its `enabled` word is read once per call, and when it is non-zero each lowered node is timed
+ * with ct_abi_now_ns() and its calls and nanoseconds added to its row. Disabled, a node costs
+ * one predictable branch before and after it. */
+
+typedef struct cg_profile {
+  LLVMTypeRef row_t, table_t;
+  LLVMValueRef table, on; /* the global and the per-call i1 */
+  LLVMValueRef *rows;     /* constant {label, op, 0, 0} per profiled node */
+  int n, cap;
+} cg_profile;
+
+/* Appends " ..." bounded text of n's label: "%K = op", a fusion with its body's ops. */
+static void node_label(const ct_node *n, int k, bool fallback, char *buf, size_t size) {
+  int len = snprintf(buf, size, "%%%d = %s", k, ct_op_table[n->op].name);
+  if (n->op == CT_OP_FUSION && n->body) {
+    const char *sep = "[";
+    for (const ct_node *b = n->body->first; b && len < (int)size; b = b->next) {
+      if (b->op == CT_OP_RETURN) continue;
+      len += snprintf(buf + len, size - (size_t)len, "%s%s", sep, ct_op_table[b->op].name);
+      sep = ",";
+    }
+    if (len < (int)size) len += snprintf(buf + len, size - (size_t)len, "]");
+  }
+  if (fallback && len < (int)size) snprintf(buf + len, size - (size_t)len, " (fallback)");
+  if (len >= (int)size && size > 4) memcpy(buf + size - 4, "...", 4);
+}
+
+static LLVMValueRef now_ns(cg *c) {
+  LLVMValueRef fn = cg_extern(c, "ct_abi_now_ns", LLVMFunctionType(c->t_i64, NULL, 0, 0));
+  return cg_call(c, fn, NULL, 0, "t");
+}
+
+/* A new block placed right after the insert block, so the text keeps the lowerings' order. */
+static LLVMBasicBlockRef after_current(cg *c, const char *name) {
+  LLVMBasicBlockRef bb = LLVMAppendBasicBlockInContext(c->ctx, c->fn, name);
+  LLVMMoveBasicBlockAfter(bb, LLVMGetInsertBlock(c->b));
+  return bb;
+}
+
+/* Branches on prof->on around a call to ct_abi_now_ns(); returns the time (0 when off). */
+static LLVMValueRef profile_time(cg *c, cg_profile *prof) {
+  LLVMBasicBlockRef from = LLVMGetInsertBlock(c->b);
+  LLVMBasicBlockRef yes = after_current(c, "prof.t");
+  LLVMBasicBlockRef join = after_current(c, "prof.j");
+  LLVMMoveBasicBlockAfter(join, yes);
+  LLVMBuildCondBr(c->b, prof->on, yes, join);
+  LLVMPositionBuilderAtEnd(c->b, yes);
+  LLVMValueRef t = now_ns(c);
+  LLVMBuildBr(c->b, join);
+  LLVMPositionBuilderAtEnd(c->b, join);
+  LLVMValueRef phi = LLVMBuildPhi(c->b, c->t_i64, "t0");
+  LLVMValueRef vals[2] = {cg_i64(c, 0), t};
+  LLVMBasicBlockRef blocks[2] = {from, yes};
+  LLVMAddIncoming(phi, vals, blocks, 2);
+  return phi;
+}
+
+/* if (on) { row[k].calls += 1; row[k].ns += now - t0; } */
+static void profile_record(cg *c, cg_profile *prof, int k, LLVMValueRef t0) {
+  LLVMBasicBlockRef yes = after_current(c, "prof.rec");
+  LLVMBasicBlockRef join = after_current(c, "prof.done");
+  LLVMMoveBasicBlockAfter(join, yes);
+  LLVMBuildCondBr(c->b, prof->on, yes, join);
+  LLVMPositionBuilderAtEnd(c->b, yes);
+  LLVMValueRef dt = LLVMBuildSub(c->b, now_ns(c), t0, "dt");
+  for (unsigned f = 2; f < 4; f++) {
+    LLVMValueRef idx[4] = {cg_i32(c, 0), cg_i32(c, 2), cg_i32(c, k), cg_i32(c, (int32_t)f)};
+    LLVMValueRef p = LLVMBuildInBoundsGEP2(c->b, prof->table_t, prof->table, idx, 4, "");
+    LLVMValueRef old = LLVMBuildLoad2(c->b, c->t_i64, p, "");
+    LLVMBuildStore(c->b, LLVMBuildAdd(c->b, old, f == 2 ? cg_i64(c, 1) : dt, ""), p);
+  }
+  LLVMBuildBr(c->b, join);
+  LLVMPositionBuilderAtEnd(c->b, join);
+}
+
+/* Declares NAME_E_profile for n profiled nodes and loads its enabled word. */
+static void profile_begin(cg *c, cg_profile *prof, int n) {
+  memset(prof, 0, sizeof *prof);
+  LLVMTypeRef row[4] = {c->t_i8p, c->t_i8p, c->t_i64, c->t_i64};
+  prof->row_t = LLVMStructTypeInContext(c->ctx, row, 4, 0);
+  LLVMTypeRef table[3] = {c->t_i32, c->t_i32, LLVMArrayType(prof->row_t, (unsigned)n)};
+  prof->table_t = LLVMStructTypeInContext(c->ctx, table, 3, 0);
+  char name[512];
+  snprintf(name, sizeof name, "%s_%s_profile", c->name, c->g->name);
+  prof->table = LLVMAddGlobal(c->mod, prof->table_t, name);
+  LLVMSetAlignment(prof->table, 8);
+  LLVMValueRef idx[2] = {cg_i32(c, 0), cg_i32(c, 0)};
+  LLVMValueRef p = LLVMBuildInBoundsGEP2(c->b, prof->table_t, prof->table, idx, 2, "");
+  LLVMValueRef on = LLVMBuildLoad2(c->b, c->t_i32, p, "prof.enabled");
+  LLVMSetVolatile(on, 1);
+  prof->on = LLVMBuildICmp(c->b, LLVMIntNE, on, cg_i32(c, 0), "prof.on");
+  prof->cap = n;
+  prof->rows = calloc((size_t)n + 1, sizeof *prof->rows);
+  if (!prof->rows) abort();
+}
+
+static void profile_add_row(cg *c, cg_profile *prof, const ct_node *n, int k, bool fallback) {
+  char label[96];
+  node_label(n, k, fallback, label, sizeof label);
+  LLVMValueRef f[4] = {LLVMBuildGlobalStringPtr(c->b, label, "prof.label"),
+                       LLVMBuildGlobalStringPtr(c->b, ct_op_table[n->op].name, "prof.op"),
+                       cg_i64(c, 0), cg_i64(c, 0)};
+  prof->rows[prof->n++] = LLVMConstNamedStruct(prof->row_t, f, 4);
+}
+
+static void profile_end(cg *c, cg_profile *prof) {
+  LLVMValueRef f[3] = {cg_i32(c, 0), cg_i32(c, prof->n),
+                       LLVMConstArray(prof->row_t, prof->rows, (unsigned)prof->n)};
+  LLVMSetInitializer(prof->table, LLVMConstNamedStruct(prof->table_t, f, 3));
+  free(prof->rows);
+  prof->rows = NULL;
+}
+
 /* ---- placement ---- */
 
 typedef struct placement {
@@ -307,15 +422,30 @@ ct_status cg_emit_graph(cg *c, const ct_graph *g) {
   for (size_t i = 0; st == CT_OK && i < c->vmap_cap; i++)
     if (c->vmap[i].key && c->vmap[i].result >= 0) c->vmap[i].ptr = res_ptrs[c->vmap[i].result];
 
+  int n_prof = 0;
+  for (const ct_node *n = g->body->first; n && n->op != CT_OP_RETURN; n = n->next)
+    if (!reshape_aliases(c, n)) n_prof++;
+  cg_profile prof;
+  profile_begin(c, &prof, n_prof);
   idx = 0;
+  int value_no = 0; /* the printer's numbering of unnamed node results */
   for (const ct_node *n = g->body->first; n && st == CT_OK; n = n->next, idx++) {
     if (n->op == CT_OP_RETURN) break;
+    int first_value = value_no;
+    value_no += n->n_results;
     if (reshape_aliases(c, n)) {
       cg_value_set_ptr(c, n->results[0], cg_value_ptr(c, ct_node_operand(n, 0)));
       continue;
     }
+    LLVMValueRef t0 = profile_time(c, &prof);
+    c->fell_back = false;
     st = cg_lower_node(c, n, scratch[idx]);
+    if (st != CT_OK) break;
+    profile_record(c, &prof, prof.n, t0);
+    profile_add_row(c, &prof, n, first_value, c->fell_back);
   }
+  if (st == CT_OK) profile_end(c, &prof);
+  free(prof.rows);
   /* Results not computed in place: graph inputs, aliases, values returned twice. */
   for (int i = 0; st == CT_OK && i < n_res; i++) {
     const ct_value *v = ct_node_operand(ret, i);

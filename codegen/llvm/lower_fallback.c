@@ -103,6 +103,7 @@ static LLVMValueRef attr_word(cg *c, const ct_attr *a) {
 }
 
 ct_status cg_lower_fallback(cg *c, const ct_node *n) {
+  c->fell_back = true;
   if (n->n_operands > 64 || n->n_results > 16 || n->n_attrs > 32)
     return cg_error(c, n, "%s", "too many operands for the runtime fallback");
   for (int i = 0; i < n->n_operands; i++)

@@ -26,6 +26,23 @@ typedef const char *(*ct_abi_info_fn)(void);
 void ct_abi_set_error(const char *msg);
 /* The calling thread's last recorded message, or "" when none. */
 const char *ct_abi_last_error(void);
+/* Per-node profiling: each entry exports `ct_abi_profile NAME_E_profile`, one row per lowered
+ * node in schedule order. Generated code reads `enabled` once per call; when it is non-zero,
+ * every node adds 1 to its row's calls and its elapsed ct_abi_now_ns() to ns. The table is
+ * global to the loaded .so (not per thread): enable it only while one thread runs the entry. */
+typedef struct ct_abi_profile_row {
+  const char *label; /* "%12 = fusion[linear,relu]", "%3 = argmax (fallback)" */
+  const char *op;    /* the node's op name */
+  uint64_t calls, ns;
+} ct_abi_profile_row;
+typedef struct ct_abi_profile {
+  int32_t enabled;
+  int32_t n_rows;
+  ct_abi_profile_row rows[];
+} ct_abi_profile;
+/* CLOCK_MONOTONIC in nanoseconds (what generated code times nodes with). */
+int64_t ct_abi_now_ns(void);
+
 /* A self-contained .so (`ctorchc --self-contained`) carries its own copy of the runtime and
  * exports these two for it: the loader reads the model's error message and forwards the thread
  * count (ct_set_num_threads) through them. libctorch_rt defines them too. */

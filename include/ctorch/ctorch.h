@@ -127,8 +127,10 @@ ct_status ct_model_save_params(const ct_model *m, const char *path, bool with_st
  * one file again. Only for models loaded from a package (CT_ERR_UNSUPPORTED for a .so). */
 ct_status ct_model_save_package(const ct_model *m, const char *path);
 
-/* Per-node timing of interpreted entries, for profilers: called after each node with its op
- * name and wall time. NULL turns it off. Native entries are not instrumented. */
+/* Per-node timing, for profilers. Interpreted entries: called after each node with its op name
+ * and wall time. Native entries: after each call, once per lowered node that ran, with its
+ * label from the code's NAME_E_profile table ("%12 = fusion[linear,relu]"; valid while the model
+ * is loaded) and its time. NULL turns it off (native code then skips its timers). */
 typedef void (*ct_model_profile_fn)(void *ctx, const char *op, double seconds);
 void ct_model_set_profiler(ct_model *m, ct_model_profile_fn fn, void *ctx);
 

@@ -35,6 +35,7 @@ typedef struct api_entry {
   int *user_in, *user_out; /* indices into in / res */
   ct_abi_entry_fn call;    /* native code, or NULL: the interpreter runs `graph` */
   ct_abi_workspace_fn workspace_size;
+  ct_abi_profile *profile; /* NAME_E_profile of native code that has one, or NULL */
   const void *graph; /* const ct_graph * of the fallback module, when interpreted */
 } api_entry;
 

@@ -33,6 +33,8 @@ ct_status api_bind_native(ct_model *m, const char *where) {
                       m->name, e->name, sym);
     e->call = call;
     e->workspace_size = ws;
+    snprintf(sym, sizeof sym, "%s_%s_profile", m->name, e->name);
+    e->profile = call ? (ct_abi_profile *)dlsym(m->dl, sym) : NULL;
   }
   return CT_OK;
 }

@@ -102,7 +102,19 @@ static ct_status run_native(ct_model *m, const api_entry *e, const int64_t *syms
     ct_abi_call call = {syms, args, res, m->workspace};
     ct_abi_set_error("");
     if (m->native_threads) m->native_threads(ct_get_num_threads());
+    ct_abi_profile *prof = m->profile ? e->profile : NULL;
+    if (prof) {
+      for (int32_t i = 0; i < prof->n_rows; i++)
+        prof->rows[i].calls = prof->rows[i].ns = 0;
+      prof->enabled = 1;
+    }
     int32_t rc = e->call(&call);
+    if (prof) {
+      prof->enabled = 0;
+      for (int32_t i = 0; i < prof->n_rows; i++)
+        if (prof->rows[i].calls)
+          m->profile(m->profile_ctx, prof->rows[i].label, 1e-9 * (double)prof->rows[i].ns);
+    }
     if (rc != 0) {
       const char *msg = m->native_error ? m->native_error() : ct_abi_last_error();
       st = api_fail(rc > 0 && rc <= CT_ERR_INTERNAL ? (ct_status)rc : CT_ERR_INTERNAL, "%s: %s",
