@@ -8,6 +8,10 @@
 
 #include "ctorch/parallel.h"
 
+/* OpenBLAS (cblas.h of openblas-pthread): its own pool follows ctorch's thread count, so that
+ * "T threads" means T for GEMM too. */
+void openblas_set_num_threads(int num_threads);
+
 #define MAX_THREADS 1024
 
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -78,13 +82,15 @@ void ct_set_num_threads(int n) {
   if (n < 1) n = 1;
   if (n > MAX_THREADS) n = MAX_THREADS;
   atomic_store(&wanted_threads, n);
+  openblas_set_num_threads(n);
 }
 
 int ct_get_num_threads(void) {
   int n = atomic_load(&wanted_threads);
   if (n == 0) {
     int expected = 0;
-    atomic_compare_exchange_strong(&wanted_threads, &expected, default_threads());
+    if (atomic_compare_exchange_strong(&wanted_threads, &expected, default_threads()))
+      openblas_set_num_threads(atomic_load(&wanted_threads));
     n = atomic_load(&wanted_threads);
   }
   return n;
