@@ -171,6 +171,9 @@ typedef struct cg_kernel {
 void cg_kernel_begin(cg *c, cg_kernel *k, const char *what);
 LLVMValueRef cg_kernel_capture(cg *c, cg_kernel *k, LLVMValueRef caller_value);
 void cg_kernel_end(cg *c, cg_kernel *k, LLVMValueRef n, LLVMValueRef grain);
+/* An alloca in the entry block of the current function (so loops never grow the stack, and
+ * mem2reg promotes scalar accumulators); align 0 keeps the type's alignment. */
+LLVMValueRef cg_entry_alloca(cg *c, LLVMTypeRef t, const char *name, unsigned align);
 
 /* ---- module-level ABI symbols (abi_meta.c) ---- */
 ct_status cg_emit_module_symbols(cg *c, cg_str *json);

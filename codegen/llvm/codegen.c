@@ -200,11 +200,7 @@ LLVMValueRef cg_kernel_capture(cg *c, cg_kernel *k, LLVMValueRef v) {
   return w;
 }
 
-void cg_kernel_end(cg *c, cg_kernel *k, LLVMValueRef n, LLVMValueRef grain) {
-  LLVMBuildRetVoid(c->b);
-  c->fn = k->saved_fn;
-  LLVMPositionBuilderAtEnd(c->b, k->caller_block);
-  /* The context array lives in the caller's entry block so loops around this call reuse it. */
+LLVMValueRef cg_entry_alloca(cg *c, LLVMTypeRef t, const char *name, unsigned align) {
   LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(c->fn);
   LLVMBuilderRef eb = LLVMCreateBuilderInContext(c->ctx);
   LLVMValueRef first = LLVMGetFirstInstruction(entry);
@@ -212,10 +208,19 @@ void cg_kernel_end(cg *c, cg_kernel *k, LLVMValueRef n, LLVMValueRef grain) {
     LLVMPositionBuilderBefore(eb, first);
   else
     LLVMPositionBuilderAtEnd(eb, entry);
-  int words = k->n_caps ? k->n_caps : 1;
-  LLVMValueRef arr = LLVMBuildAlloca(eb, LLVMArrayType(c->t_i64, (unsigned)words), "kctx");
-  LLVMSetAlignment(arr, 16);
+  LLVMValueRef a = LLVMBuildAlloca(eb, t, name);
+  if (align) LLVMSetAlignment(a, align);
   LLVMDisposeBuilder(eb);
+  return a;
+}
+
+void cg_kernel_end(cg *c, cg_kernel *k, LLVMValueRef n, LLVMValueRef grain) {
+  LLVMBuildRetVoid(c->b);
+  c->fn = k->saved_fn;
+  LLVMPositionBuilderAtEnd(c->b, k->caller_block);
+  /* The context array lives in the caller's entry block so loops around this call reuse it. */
+  int words = k->n_caps ? k->n_caps : 1;
+  LLVMValueRef arr = cg_entry_alloca(c, LLVMArrayType(c->t_i64, (unsigned)words), "kctx", 16);
   LLVMValueRef base = LLVMBuildBitCast(c->b, arr, c->t_i8p, "");
   for (int i = 0; i < k->n_caps; i++) {
     LLVMValueRef v = k->caller_vals[i];

@@ -6,21 +6,6 @@
 
 #include "cg_internal.h"
 
-/* An alloca in the entry block of the current function, so loops never grow the stack. */
-static LLVMValueRef entry_alloca(cg *c, LLVMTypeRef t, const char *name) {
-  LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(c->fn);
-  LLVMBuilderRef eb = LLVMCreateBuilderInContext(c->ctx);
-  LLVMValueRef first = LLVMGetFirstInstruction(entry);
-  if (first)
-    LLVMPositionBuilderBefore(eb, first);
-  else
-    LLVMPositionBuilderAtEnd(eb, entry);
-  LLVMValueRef a = LLVMBuildAlloca(eb, t, name);
-  LLVMSetAlignment(a, 16);
-  LLVMDisposeBuilder(eb);
-  return a;
-}
-
 static void store_field(cg *c, LLVMTypeRef st, LLVMValueRef base, unsigned field, LLVMValueRef v) {
   LLVMBuildStore(c->b, v, LLVMBuildStructGEP2(c->b, st, base, field, ""));
 }
@@ -28,8 +13,8 @@ static void store_field(cg *c, LLVMTypeRef st, LLVMValueRef base, unsigned field
 /* A ct_tensor view over data with v's type, evaluated under the current symbols. */
 static LLVMValueRef tensor_view(cg *c, const ct_type *t, LLVMValueRef data) {
   const int64_t big = (int64_t)1 << 30; /* refcounts no kernel can drop to zero */
-  LLVMValueRef storage = entry_alloca(c, c->t_storage, "storage");
-  LLVMValueRef tensor = entry_alloca(c, c->t_tensor, "tensor");
+  LLVMValueRef storage = cg_entry_alloca(c, c->t_storage, "storage", 16);
+  LLVMValueRef tensor = cg_entry_alloca(c, c->t_tensor, "tensor", 16);
   LLVMValueRef numel = cg_numel(c, t);
   store_field(c, c->t_storage, storage, 0, data);
   store_field(c, c->t_storage, storage, 1,
@@ -88,7 +73,7 @@ static LLVMValueRef attr_word(cg *c, const ct_attr *a) {
   }
   case CT_ATTR_DIMS: {
     if (a->n == 0) return cg_i64(c, 0);
-    LLVMValueRef dims = entry_alloca(c, LLVMArrayType(c->t_dim, (unsigned)a->n), "dims");
+    LLVMValueRef dims = cg_entry_alloca(c, LLVMArrayType(c->t_dim, (unsigned)a->n), "dims", 16);
     for (int i = 0; i < a->n; i++) {
       LLVMValueRef idx[2] = {cg_i64(c, 0), cg_i64(c, i)};
       LLVMValueRef d = LLVMBuildInBoundsGEP2(c->b, LLVMArrayType(c->t_dim, (unsigned)a->n), dims, idx, 2, "");
@@ -117,8 +102,10 @@ ct_status cg_lower_fallback(cg *c, const ct_node *n) {
 void cg_emit_kernel_call(cg *c, const ct_node *n) {
   int n_in = n->n_operands, n_out = n->n_results;
   LLVMTypeRef tp = LLVMPointerType(c->t_tensor, 0);
-  LLVMValueRef ins = entry_alloca(c, LLVMArrayType(tp, (unsigned)(n_in ? n_in : 1)), "in");
-  LLVMValueRef outs = entry_alloca(c, LLVMArrayType(tp, (unsigned)(n_out ? n_out : 1)), "out");
+  LLVMTypeRef in_t = LLVMArrayType(tp, (unsigned)(n_in ? n_in : 1));
+  LLVMTypeRef out_t = LLVMArrayType(tp, (unsigned)(n_out ? n_out : 1));
+  LLVMValueRef ins = cg_entry_alloca(c, in_t, "in", 16);
+  LLVMValueRef outs = cg_entry_alloca(c, out_t, "out", 16);
   LLVMValueRef ins0 = LLVMBuildBitCast(c->b, ins, LLVMPointerType(tp, 0), "");
   LLVMValueRef outs0 = LLVMBuildBitCast(c->b, outs, LLVMPointerType(tp, 0), "");
   for (int i = 0; i < n_in; i++) {
@@ -132,7 +119,8 @@ void cg_emit_kernel_call(cg *c, const ct_node *n) {
     LLVMBuildStore(c->b, t, LLVMBuildInBoundsGEP2(c->b, tp, outs0, (LLVMValueRef[]){cg_i64(c, i)}, 1, ""));
   }
   int n_attrs = n->n_attrs;
-  LLVMValueRef attrs = entry_alloca(c, LLVMArrayType(c->t_attr, (unsigned)(n_attrs ? n_attrs : 1)), "attrs");
+  LLVMTypeRef attrs_t = LLVMArrayType(c->t_attr, (unsigned)(n_attrs ? n_attrs : 1));
+  LLVMValueRef attrs = cg_entry_alloca(c, attrs_t, "attrs", 16);
   LLVMValueRef attrs0 = LLVMBuildBitCast(c->b, attrs, LLVMPointerType(c->t_attr, 0), "");
   for (int i = 0; i < n_attrs; i++) {
     const ct_attr *a = &n->attrs[i];
@@ -143,7 +131,7 @@ void cg_emit_kernel_call(cg *c, const ct_node *n) {
     store_field(c, c->t_attr, e, 3, attr_word(c, a));
   }
   enum { ERR_SIZE = 400 };
-  LLVMValueRef err = entry_alloca(c, LLVMArrayType(c->t_i8, ERR_SIZE), "err");
+  LLVMValueRef err = cg_entry_alloca(c, LLVMArrayType(c->t_i8, ERR_SIZE), "err", 16);
   LLVMValueRef err0 = LLVMBuildBitCast(c->b, err, c->t_i8p, "");
   LLVMBuildStore(c->b, LLVMConstInt(c->t_i8, 0, 0), err0);
   LLVMTypeRef kt_args[] = {c->t_i32, LLVMPointerType(c->t_attr, 0), c->t_i32, LLVMPointerType(tp, 0),

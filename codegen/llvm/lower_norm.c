@@ -6,19 +6,6 @@
 
 #include "cg_internal.h"
 
-static LLVMValueRef entry_alloca(cg *c, LLVMTypeRef t) {
-  LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(c->fn);
-  LLVMBuilderRef eb = LLVMCreateBuilderInContext(c->ctx);
-  LLVMValueRef first = LLVMGetFirstInstruction(entry);
-  if (first)
-    LLVMPositionBuilderBefore(eb, first);
-  else
-    LLVMPositionBuilderAtEnd(eb, entry);
-  LLVMValueRef a = LLVMBuildAlloca(eb, t, "acc");
-  LLVMDisposeBuilder(eb);
-  return a;
-}
-
 static LLVMValueRef load_f64(cg *c, ct_dtype dt, LLVMValueRef base, LLVMValueRef idx) {
   LLVMTypeRef et = cg_elem_type(c, dt);
   LLVMValueRef v = LLVMBuildLoad2(c->b, et, cg_gep(c, et, base, idx), "");
@@ -56,7 +43,7 @@ ct_status cg_lower_layer_norm(cg *c, const ct_node *n, int scratch) {
   if (b) b = cg_kernel_capture(c, &k, b);
   d = cg_kernel_capture(c, &k, d);
   LLVMTypeRef f64 = c->t_f64, et = cg_elem_type(c, dt);
-  LLVMValueRef acc = entry_alloca(c, f64);
+  LLVMValueRef acc = cg_entry_alloca(c, f64, "acc", 0);
   LLVMValueRef dd = LLVMBuildSIToFP(c->b, d, f64, "");
   cg_loop lr, l1, l2, l3;
   LLVMValueRef r = cg_loop_begin(c, &lr, k.begin, k.end, "row");

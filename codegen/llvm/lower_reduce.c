@@ -23,20 +23,6 @@ static double init_value(red_kind k) {
   return k == RED_MAX ? -__builtin_inf() : k == RED_MIN ? __builtin_inf() : 0.0;
 }
 
-static LLVMValueRef entry_alloca(cg *c, LLVMTypeRef t) {
-  LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(c->fn);
-  LLVMBuilderRef eb = LLVMCreateBuilderInContext(c->ctx);
-  LLVMValueRef first = LLVMGetFirstInstruction(entry);
-  if (first)
-    LLVMPositionBuilderBefore(eb, first);
-  else
-    LLVMPositionBuilderAtEnd(eb, entry);
-  LLVMValueRef a = LLVMBuildAlloca(eb, t, "acc");
-  LLVMSetAlignment(a, 64);
-  LLVMDisposeBuilder(eb);
-  return a;
-}
-
 enum { LANES = 8 };
 
 /* y[k] = reduce_{r0, r} x[(r0*K + k)*R + r] for k in the kernel's range: rows of R reduce in
@@ -46,7 +32,8 @@ static void row_reduce(cg *c, cg_kernel *k, red_kind kind, ct_dtype dt, LLVMValu
                        LLVMValueRef y, LLVMValueRef r, LLVMValueRef r0, LLVMValueRef kk) {
   LLVMTypeRef et = cg_elem_type(c, dt), dtp = c->t_f64;
   LLVMTypeRef vin = LLVMVectorType(et, LANES), vacc = LLVMVectorType(dtp, LANES);
-  LLVMValueRef vslot = entry_alloca(c, vacc), sslot = entry_alloca(c, dtp);
+  LLVMValueRef vslot = cg_entry_alloca(c, vacc, "acc", 64);
+  LLVMValueRef sslot = cg_entry_alloca(c, dtp, "acc", 64);
   LLVMValueRef init_lanes[LANES];
   for (int i = 0; i < LANES; i++) init_lanes[i] = LLVMConstReal(dtp, init_value(kind));
   LLVMValueRef vinit = LLVMConstVector(init_lanes, LANES);

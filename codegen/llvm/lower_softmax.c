@@ -5,21 +5,6 @@
 
 #include "cg_internal.h"
 
-/* An accumulator slot in the entry block of the current function (promoted to a register by
- * mem2reg at -O1 and above). */
-static LLVMValueRef entry_slot(cg *c, LLVMTypeRef t) {
-  LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(c->fn);
-  LLVMBuilderRef eb = LLVMCreateBuilderInContext(c->ctx);
-  LLVMValueRef first = LLVMGetFirstInstruction(entry);
-  if (first)
-    LLVMPositionBuilderBefore(eb, first);
-  else
-    LLVMPositionBuilderAtEnd(eb, entry);
-  LLVMValueRef a = LLVMBuildAlloca(eb, t, "acc");
-  LLVMDisposeBuilder(eb);
-  return a;
-}
-
 static LLVMValueRef call_intrinsic(cg *c, const char *name, LLVMTypeRef t, LLVMValueRef x) {
   unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
   LLVMValueRef f = LLVMGetIntrinsicDeclaration(c->mod, id, &t, 1);
@@ -45,7 +30,7 @@ ct_status cg_lower_softmax(cg *c, const ct_node *n, int scratch) {
   xp = cg_kernel_capture(c, &k, xp);
   yp = cg_kernel_capture(c, &k, yp);
   d = cg_kernel_capture(c, &k, d);
-  LLVMValueRef mx = entry_slot(c, ft), sum = entry_slot(c, ft);
+  LLVMValueRef mx = cg_entry_alloca(c, ft, "acc", 0), sum = cg_entry_alloca(c, ft, "acc", 0);
   cg_loop lr, l1, l2, l3;
   LLVMValueRef r = cg_loop_begin(c, &lr, k.begin, k.end, "row");
   LLVMValueRef base = LLVMBuildNSWMul(c->b, r, d, "");
