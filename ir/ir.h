@@ -304,6 +304,22 @@ bool ct_broadcast_shapes(const ct_type *a, const ct_type *b, ct_type *out);
 /* Normalizes a possibly negative dim index for rank; -1 when out of range. */
 int ct_norm_dim(int64_t dim, int rank);
 
+/* ---- fusion ------------------------------------------------------------------------------ */
+
+/* Whether op may end a fusion of kind "reduction" (docs/ir.md "Fusion"): the one definition
+ * the fuse pass builds groups by and the verifier checks bodies against. */
+static inline bool ct_fusion_reduction_op(ct_op op) {
+  switch (op) {
+  case CT_OP_SUM:
+  case CT_OP_MEAN:
+  case CT_OP_AMAX:
+  case CT_OP_AMIN:
+  case CT_OP_SOFTMAX:
+  case CT_OP_LOG_SOFTMAX: return true;
+  default: return false;
+  }
+}
+
 /* ---- printer, parser, verifier ------------------------------------------------------------ */
 
 /* Prints the module in the text form (round trip with ct_module_parse is the identity). */

@@ -263,18 +263,6 @@ static bool fusion_elementwise(const ct_node *k) {
   return ct_op_table[k->op].cls == CT_OPC_ELEMENTWISE || k->op == CT_OP_CONSTANT;
 }
 
-static bool fusion_reduction(const ct_node *k) {
-  switch (k->op) {
-  case CT_OP_SUM:
-  case CT_OP_MEAN:
-  case CT_OP_AMAX:
-  case CT_OP_AMIN:
-  case CT_OP_SOFTMAX:
-  case CT_OP_LOG_SOFTMAX: return true;
-  default: return false;
-  }
-}
-
 static void check_fusion_kind(verifier *v, const ct_node *n) {
   const ct_attr *a = ct_node_attr(n, "kind");
   const char *kind = a && a->kind == CT_ATTR_STR ? a->u.s : "elementwise";
@@ -293,7 +281,7 @@ static void check_fusion_kind(verifier *v, const ct_node *n) {
                ct_op_name(k->op));
       continue;
     }
-    if (red && fusion_reduction(k)) {
+    if (red && ct_fusion_reduction_op(k->op)) {
       if (++reductions > 1) report(v, n, "%s", "a reduction fusion holds more than one reduction");
       for (const ct_use *u = k->n_results ? k->results[0]->uses : NULL; u; u = u->next)
         if (u->user->op != CT_OP_RETURN)

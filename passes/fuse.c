@@ -67,18 +67,6 @@ static bool is_elementwise(const ct_node *n) {
   return ct_op_table[n->op].cls == CT_OPC_ELEMENTWISE && n->n_results == 1;
 }
 
-static bool is_reduction(const ct_node *n) {
-  switch (n->op) {
-  case CT_OP_SUM:
-  case CT_OP_MEAN:
-  case CT_OP_AMAX:
-  case CT_OP_AMIN:
-  case CT_OP_SOFTMAX:
-  case CT_OP_LOG_SOFTMAX: return true;
-  default: return false;
-  }
-}
-
 static bool is_anchor(const ct_node *n) {
   return n->op == CT_OP_LINEAR || n->op == CT_OP_MATMUL || n->op == CT_OP_CONV2D;
 }
@@ -157,7 +145,7 @@ static void visit(fuser *f, int i) {
     new_group(f, i, K_EPILOGUE, &n->results[0]->type);
     return;
   }
-  if (is_reduction(n)) {
+  if (ct_fusion_reduction_op(n->op)) {
     int gi = group_of_value(f, ct_node_operand(n, 0));
     group *g = gi >= 0 ? &f->groups[gi] : NULL;
     if (g && !g->closed && g->kind == K_ELEMENTWISE &&
