@@ -26,17 +26,9 @@ typedef struct env {
   ct_diag *diag;
 } env;
 
-static size_t hash_ptr(const void *p) {
-  uintptr_t x = (uintptr_t)p;
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  return (size_t)x;
-}
-
 static slot *lookup(env *e, const ct_value *v, bool insert) {
   size_t mask = e->cap - 1;
-  for (size_t i = hash_ptr(v) & mask;; i = (i + 1) & mask) {
+  for (size_t i = ct_hash_ptr(v) & mask;; i = (i + 1) & mask) {
     if (e->slots[i].key == v) return &e->slots[i];
     if (!e->slots[i].key) {
       if (!insert) return NULL;

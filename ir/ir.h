@@ -304,6 +304,18 @@ bool ct_broadcast_shapes(const ct_type *a, const ct_type *b, ct_type *out);
 /* Normalizes a possibly negative dim index for rank; -1 when out of range. */
 int ct_norm_dim(int64_t dim, int rank);
 
+/* ---- pointer hashing ----------------------------------------------------------------------- */
+
+/* A mixing hash of a pointer for the open-addressing maps keyed by IR objects (the printer's
+ * numbering, the verifier, the interpreter, the code generator). */
+static inline size_t ct_hash_ptr(const void *p) {
+  uint64_t x = (uint64_t)(uintptr_t)p;
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  return (size_t)x;
+}
+
 /* ---- fusion ------------------------------------------------------------------------------ */
 
 /* Whether op may end a fusion of kind "reduction" (docs/ir.md "Fusion"): the one definition

@@ -17,14 +17,6 @@ typedef struct numbering {
   int next;
 } numbering;
 
-static size_t hash_ptr(const void *p) {
-  uintptr_t x = (uintptr_t)p;
-  x ^= x >> 17;
-  x *= (uintptr_t)0x9E3779B97F4A7C15ull;
-  x ^= x >> 29;
-  return (size_t)x;
-}
-
 static void num_put(numbering *nb, const ct_value *v, int num);
 
 static void num_grow(numbering *nb) {
@@ -42,7 +34,7 @@ static void num_grow(numbering *nb) {
 
 static void num_put(numbering *nb, const ct_value *v, int num) {
   if ((nb->n + 1) * 2 > nb->cap) num_grow(nb);
-  size_t i = hash_ptr(v) & (nb->cap - 1);
+  size_t i = ct_hash_ptr(v) & (nb->cap - 1);
   while (nb->keys[i] && nb->keys[i] != v) i = (i + 1) & (nb->cap - 1);
   if (!nb->keys[i]) nb->n++;
   nb->keys[i] = v;
@@ -51,7 +43,7 @@ static void num_put(numbering *nb, const ct_value *v, int num) {
 
 static int num_get(const numbering *nb, const ct_value *v) {
   if (!nb->cap) return -1;
-  size_t i = hash_ptr(v) & (nb->cap - 1);
+  size_t i = ct_hash_ptr(v) & (nb->cap - 1);
   while (nb->keys[i]) {
     if (nb->keys[i] == v) return nb->nums[i];
     i = (i + 1) & (nb->cap - 1);

@@ -21,17 +21,9 @@ typedef struct ptr_map {
   size_t cap, n;
 } ptr_map;
 
-static size_t hash_ptr(const void *p) {
-  uint64_t x = (uint64_t)(uintptr_t)p;
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  return (size_t)x;
-}
-
 static entry *map_find(const ptr_map *m, const void *key) {
   if (!m->cap || !key) return NULL;
-  for (size_t i = hash_ptr(key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+  for (size_t i = ct_hash_ptr(key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
     if (m->items[i].key == key) return &m->items[i];
     if (!m->items[i].key) return NULL;
   }
@@ -50,7 +42,7 @@ static entry *map_put(ptr_map *m, const void *key) {
       if (old.items[i].key) *map_put(m, old.items[i].key) = old.items[i];
     free(old.items);
   }
-  size_t i = hash_ptr(key) & (m->cap - 1);
+  size_t i = ct_hash_ptr(key) & (m->cap - 1);
   while (m->items[i].key) i = (i + 1) & (m->cap - 1);
   m->items[i].key = key;
   m->items[i].num = -1;

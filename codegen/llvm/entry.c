@@ -9,17 +9,9 @@
 
 /* ---- the value map ---- */
 
-static size_t hash_ptr(const void *p) {
-  uintptr_t x = (uintptr_t)p;
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  return (size_t)x;
-}
-
 static cg_vmap_entry *vmap_find(cg *c, const ct_value *v, bool insert) {
   size_t mask = c->vmap_cap - 1;
-  for (size_t i = hash_ptr(v) & mask;; i = (i + 1) & mask) {
+  for (size_t i = ct_hash_ptr(v) & mask;; i = (i + 1) & mask) {
     if (c->vmap[i].key == v) return &c->vmap[i];
     if (!c->vmap[i].key) {
       if (!insert) return NULL;
