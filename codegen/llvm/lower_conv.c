@@ -114,75 +114,109 @@ static LLVMValueRef byte_off(cg *c, LLVMValueRef base, LLVMValueRef elems, int64
   return LLVMBuildInBoundsGEP2(c->b, c->t_i8, base, &off, 1, "");
 }
 
-static LLVMValueRef imax(cg *c, LLVMValueRef a, LLVMValueRef b) {
-  return LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, a, b, ""), a, b, "");
+/* The padded input plane set of one sample and group, [Cg, H + 2ph, W + 2pw], when the conv pads. */
+static bool padded(const conv_geom *g) { return g->ph > 0 || g->pw > 0; }
+static int64_t pad_elems(const conv_geom *g) {
+  return padded(g) ? g->Cg * (g->H + 2 * g->ph) * (g->W + 2 * g->pw) : 0;
 }
-static LLVMValueRef imin(cg *c, LLVMValueRef a, LLVMValueRef b) {
-  return LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, a, b, ""), a, b, "");
-}
-/* ceil(a / s) for s > 0 and any sign of a. */
-static LLVMValueRef ceil_div(cg *c, LLVMValueRef a, int64_t s) {
-  LLVMValueRef pos = LLVMBuildSDiv(c->b, LLVMBuildAdd(c->b, a, cg_i64(c, s - 1), ""), cg_i64(c, s), "");
-  LLVMValueRef neg = LLVMBuildSub(c->b, cg_i64(c, 0), LLVMBuildSDiv(c->b, LLVMBuildSub(c->b, cg_i64(c, 0), a, ""), cg_i64(c, s), ""), "");
-  return LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, a, cg_i64(c, 0), ""), pos, neg, "");
+/* Scratch layout: the columns [Kc, L], then (when padding) the padded planes, 64-byte aligned. */
+static int64_t col_elems(const conv_geom *g) { return (g->Kc * g->Ho * g->Wo + 15) / 16 * 16; }
+
+/* Emits, as an internal function void(i8* noalias x, i8* noalias col, i8* noalias pad), the
+ * im2col of one sample and group (col[(c,ki,kj), oh*Wo + ow] = x[c, oh*sh + ki*dh - ph,
+ * ow*sw + kj*dw - pw], 0 outside the image) or its gradient, col2im (x[tap] += col; x holds the
+ * sample's zeroed gradient). Every bound is a constant, and padding is handled once by copying
+ * the planes into a zero-bordered buffer, so each column row is a fixed-length copy (a constant
+ * memcpy for stride 1) with no per-element bounds test. noalias on the three buffers (they are
+ * distinct workspace regions) lets LLVM vectorize the strided and accumulating loops. */
+static LLVMValueRef cols_fn(cg *c, const conv_geom *g, ct_dtype dt, bool col2im) {
+  LLVMTypeRef ft = cg_elem_type(c, dt);
+  int64_t es = (int64_t)ct_dtype_size(dt);
+  LLVMTypeRef args_t[] = {c->t_i8p, c->t_i8p, c->t_i8p};
+  char name[128];
+  snprintf(name, sizeof name, "%s.%s.%d", c->name, col2im ? "col2im" : "im2col", c->n_kernels++);
+  LLVMValueRef fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(c->t_void, args_t, 3, 0));
+  LLVMSetLinkage(fn, LLVMInternalLinkage);
+  unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
+  for (unsigned i = 1; i <= 3; i++)
+    LLVMAddAttributeAtIndex(fn, i, LLVMCreateEnumAttribute(c->ctx, noalias, 0));
+  LLVMBasicBlockRef caller_block = LLVMGetInsertBlock(c->b);
+  LLVMValueRef caller_fn = c->fn;
+  c->fn = fn;
+  LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));
+  LLVMValueRef x = LLVMGetParam(fn, 0), col = LLVMGetParam(fn, 1), pad = LLVMGetParam(fn, 2);
+  int64_t Hs = g->H + 2 * g->ph, Ws = g->W + 2 * g->pw, L = g->Ho * g->Wo;
+  LLVMValueRef src = x;
+  cg_loop lc, lh, lki, lkj, loh, low;
+  if (padded(g)) {
+    LLVMBuildMemSet(c->b, pad, LLVMConstInt(c->t_i8, 0, 0), cg_i64(c, pad_elems(g) * es), 16);
+    if (!col2im) { /* the image into the bordered planes, a row at a time */
+      LLVMValueRef ch = cg_loop_begin(c, &lc, cg_i64(c, 0), cg_i64(c, g->Cg), "c");
+      LLVMValueRef h = cg_loop_begin(c, &lh, cg_i64(c, 0), cg_i64(c, g->H), "h");
+      LLVMValueRef from = LLVMBuildMul(c->b, LLVMBuildAdd(c->b, LLVMBuildMul(c->b, ch, cg_i64(c, g->H), ""), h, ""), cg_i64(c, g->W), "");
+      LLVMValueRef to = LLVMBuildAdd(c->b, LLVMBuildMul(c->b, LLVMBuildAdd(c->b, LLVMBuildMul(c->b, ch, cg_i64(c, Hs), ""), h, ""), cg_i64(c, Ws), ""), cg_i64(c, g->ph * Ws + g->pw), "");
+      LLVMBuildMemCpy(c->b, cg_gep(c, ft, pad, to), (unsigned)es, cg_gep(c, ft, x, from), (unsigned)es, cg_i64(c, g->W * es));
+      cg_loop_end(c, &lh);
+      cg_loop_end(c, &lc);
+    }
+    src = pad;
+  }
+  LLVMValueRef ch = cg_loop_begin(c, &lc, cg_i64(c, 0), cg_i64(c, g->Cg), "c");
+  LLVMValueRef ki = cg_loop_begin(c, &lki, cg_i64(c, 0), cg_i64(c, g->kh), "ki");
+  LLVMValueRef kj = cg_loop_begin(c, &lkj, cg_i64(c, 0), cg_i64(c, g->kw), "kj");
+  LLVMValueRef ck = LLVMBuildAdd(c->b, LLVMBuildMul(c->b, LLVMBuildAdd(c->b, LLVMBuildMul(c->b, ch, cg_i64(c, g->kh), ""), ki, ""), cg_i64(c, g->kw), ""), kj, "ck");
+  /* The tap (ki, kj)'s first source element for output (0, 0). */
+  LLVMValueRef base = LLVMBuildAdd(c->b, LLVMBuildMul(c->b, LLVMBuildAdd(c->b, LLVMBuildMul(c->b, ch, cg_i64(c, Hs), ""), LLVMBuildMul(c->b, ki, cg_i64(c, g->dh), ""), ""), cg_i64(c, Ws), ""),
+                                   LLVMBuildMul(c->b, kj, cg_i64(c, g->dw), ""), "");
+  LLVMValueRef oh = cg_loop_begin(c, &loh, cg_i64(c, 0), cg_i64(c, g->Ho), "oh");
+  LLVMValueRef srow = LLVMBuildAdd(c->b, base, LLVMBuildMul(c->b, oh, cg_i64(c, g->sh * Ws), ""), "");
+  LLVMValueRef crow = LLVMBuildAdd(c->b, LLVMBuildMul(c->b, ck, cg_i64(c, L), ""), LLVMBuildMul(c->b, oh, cg_i64(c, g->Wo), ""), "");
+  if (!col2im && g->sw == 1) {
+    LLVMBuildMemCpy(c->b, cg_gep(c, ft, col, crow), (unsigned)es, cg_gep(c, ft, src, srow), (unsigned)es, cg_i64(c, g->Wo * es));
+  } else {
+    LLVMValueRef ow = cg_loop_begin(c, &low, cg_i64(c, 0), cg_i64(c, g->Wo), "ow");
+    LLVMValueRef sp = cg_gep(c, ft, src, LLVMBuildAdd(c->b, srow, LLVMBuildMul(c->b, ow, cg_i64(c, g->sw), ""), ""));
+    LLVMValueRef cp = cg_gep(c, ft, col, LLVMBuildAdd(c->b, crow, ow, ""));
+    if (col2im) /* the gradient of the gather */
+      LLVMBuildStore(c->b, LLVMBuildFAdd(c->b, LLVMBuildLoad2(c->b, ft, sp, ""), LLVMBuildLoad2(c->b, ft, cp, ""), ""), sp);
+    else
+      LLVMBuildStore(c->b, LLVMBuildLoad2(c->b, ft, sp, ""), cp);
+    cg_loop_end(c, &low);
+  }
+  cg_loop_end(c, &loh);
+  cg_loop_end(c, &lkj);
+  cg_loop_end(c, &lki);
+  cg_loop_end(c, &lc);
+  if (col2im && padded(g)) { /* the bordered planes' interior is the sample's gradient */
+    ch = cg_loop_begin(c, &lc, cg_i64(c, 0), cg_i64(c, g->Cg), "c");
+    LLVMValueRef h = cg_loop_begin(c, &lh, cg_i64(c, 0), cg_i64(c, g->H), "h");
+    LLVMValueRef to = LLVMBuildMul(c->b, LLVMBuildAdd(c->b, LLVMBuildMul(c->b, ch, cg_i64(c, g->H), ""), h, ""), cg_i64(c, g->W), "");
+    LLVMValueRef from = LLVMBuildAdd(c->b, LLVMBuildMul(c->b, LLVMBuildAdd(c->b, LLVMBuildMul(c->b, ch, cg_i64(c, Hs), ""), h, ""), cg_i64(c, Ws), ""), cg_i64(c, g->ph * Ws + g->pw), "");
+    LLVMBuildMemCpy(c->b, cg_gep(c, ft, x, to), (unsigned)es, cg_gep(c, ft, pad, from), (unsigned)es, cg_i64(c, g->W * es));
+    cg_loop_end(c, &lh);
+    cg_loop_end(c, &lc);
+  }
+  LLVMBuildRetVoid(c->b);
+  c->fn = caller_fn;
+  LLVMPositionBuilderAtEnd(c->b, caller_block);
+  return fn;
 }
 
-/* col[ck * row_stride + oh*Wo + ow] = x[c, ih, iw] or 0 outside the image. Each output row is
- * three plain loops (left padding, the in-image span, right padding), so the span is a strided
- * copy (contiguous for stride 1) that the vectorizer widens, with no per-element bounds test. */
+/* Calls the im2col (or col2im) of x's sample and group into (from) the scratch columns. */
 static void emit_cols(cg *c, const conv_geom *g, ct_dtype dt, LLVMValueRef x, LLVMValueRef col,
-                      int64_t row_stride, bool col2im) {
-  LLVMTypeRef ft = cg_elem_type(c, dt);
-  LLVMValueRef zero = LLVMConstReal(ft, 0.0);
-  cg_loop lk, lh, lz1, lw, lz2;
-  LLVMValueRef ck = cg_loop_begin(c, &lk, cg_i64(c, 0), cg_i64(c, g->Kc), "ck");
-  LLVMValueRef ch = LLVMBuildUDiv(c->b, ck, cg_i64(c, g->kh * g->kw), "");
-  LLVMValueRef r = LLVMBuildURem(c->b, ck, cg_i64(c, g->kh * g->kw), "");
-  LLVMValueRef ki = LLVMBuildUDiv(c->b, r, cg_i64(c, g->kw), "");
-  LLVMValueRef kj = LLVMBuildURem(c->b, r, cg_i64(c, g->kw), "");
-  /* iw = ow*sw + off is inside [0, W) exactly for ow in [lo, hi). */
-  LLVMValueRef off = LLVMBuildSub(c->b, LLVMBuildMul(c->b, kj, cg_i64(c, g->dw), ""), cg_i64(c, g->pw), "");
-  LLVMValueRef wo = cg_i64(c, g->Wo);
-  LLVMValueRef lo0 = imin(c, imax(c, ceil_div(c, LLVMBuildSub(c->b, cg_i64(c, 0), off, ""), g->sw), cg_i64(c, 0)), wo);
-  LLVMValueRef hi0 = imax(c, imin(c, ceil_div(c, LLVMBuildSub(c->b, cg_i64(c, g->W), off, ""), g->sw), wo), lo0);
-  LLVMValueRef oh = cg_loop_begin(c, &lh, cg_i64(c, 0), cg_i64(c, g->Ho), "oh");
-  LLVMValueRef ih = LLVMBuildAdd(c->b, LLVMBuildSub(c->b, LLVMBuildMul(c->b, oh, cg_i64(c, g->sh), ""), cg_i64(c, g->ph), ""),
-                                 LLVMBuildMul(c->b, ki, cg_i64(c, g->dh), ""), "ih");
-  LLVMValueRef hok = LLVMBuildICmp(c->b, LLVMIntULT, ih, cg_i64(c, g->H), "");
-  LLVMValueRef lo = LLVMBuildSelect(c->b, hok, lo0, wo, "");
-  LLVMValueRef hi = LLVMBuildSelect(c->b, hok, hi0, wo, "");
-  LLVMValueRef row = LLVMBuildAdd(c->b, LLVMBuildMul(c->b, LLVMBuildAdd(c->b, LLVMBuildMul(c->b, ch, cg_i64(c, g->H), ""), ih, ""), cg_i64(c, g->W), ""), off, "");
-  LLVMValueRef orow = LLVMBuildAdd(c->b, LLVMBuildMul(c->b, ck, cg_i64(c, row_stride), ""),
-                                   LLVMBuildMul(c->b, oh, cg_i64(c, g->Wo), ""), "");
-  LLVMValueRef ow;
-  if (!col2im) {
-    ow = cg_loop_begin(c, &lz1, cg_i64(c, 0), lo, "pad.l");
-    LLVMBuildStore(c->b, zero, cg_gep(c, ft, col, LLVMBuildAdd(c->b, orow, ow, "")));
-    cg_loop_end(c, &lz1);
-  }
-  ow = cg_loop_begin(c, &lw, lo, hi, "ow");
-  LLVMValueRef xp = cg_gep(c, ft, x, LLVMBuildAdd(c->b, row, LLVMBuildNSWMul(c->b, ow, cg_i64(c, g->sw), ""), ""));
-  LLVMValueRef cp = cg_gep(c, ft, col, LLVMBuildAdd(c->b, orow, ow, ""));
-  if (col2im) /* x[tap] += col: the gradient of the gather */
-    LLVMBuildStore(c->b, LLVMBuildFAdd(c->b, LLVMBuildLoad2(c->b, ft, xp, ""), LLVMBuildLoad2(c->b, ft, cp, ""), ""), xp);
-  else
-    LLVMBuildStore(c->b, LLVMBuildLoad2(c->b, ft, xp, ""), cp);
-  cg_loop_end(c, &lw);
-  if (!col2im) {
-    ow = cg_loop_begin(c, &lz2, hi, wo, "pad.r");
-    LLVMBuildStore(c->b, zero, cg_gep(c, ft, col, LLVMBuildAdd(c->b, orow, ow, "")));
-    cg_loop_end(c, &lz2);
-  }
-  cg_loop_end(c, &lh);
-  cg_loop_end(c, &lk);
+                      bool col2im) {
+  LLVMValueRef fn = cols_fn(c, g, dt, col2im);
+  LLVMValueRef pad = padded(g) ? byte_off(c, col, cg_i64(c, col_elems(g)), (int64_t)ct_dtype_size(dt)) : col;
+  LLVMValueRef args[] = {x, col, pad};
+  cg_call(c, fn, args, 3, "");
 }
 
 ct_status cg_prepare_conv2d(cg *c, const ct_node *n, int *scratch) {
   conv_geom g;
   *scratch = -1;
   if (!conv_geometry(n, &g) || (n->op != CT_OP_CONV2D_GRAD_INPUT && direct_1x1(&g))) return CT_OK;
-  ct_dim f[2] = {ct_dim_const(g.Kc), ct_dim_const(g.Ho * g.Wo)};
-  *scratch = cg_scratch_slot(c, (int64_t)ct_dtype_size(n->results[0]->type.dtype), 2, f);
+  ct_dim f[1] = {ct_dim_const(col_elems(&g) + pad_elems(&g))};
+  *scratch = cg_scratch_slot(c, (int64_t)ct_dtype_size(n->results[0]->type.dtype), 1, f);
   return CT_OK;
 }
 
@@ -208,7 +242,7 @@ ct_status cg_lower_conv2d(cg *c, const ct_node *n, int scratch) {
   LLVMValueRef yg = byte_off(c, y, LLVMBuildAdd(c->b, LLVMBuildMul(c->b, s, cg_i64(c, g.O * L), ""),
                                                 LLVMBuildMul(c->b, gi, cg_i64(c, g.Og * L), ""), ""), es);
   LLVMValueRef wg = byte_off(c, w, LLVMBuildMul(c->b, gi, cg_i64(c, g.Og * g.Kc), ""), es);
-  if (!direct) emit_cols(c, &g, dt, xg, col, L, false);
+  if (!direct) emit_cols(c, &g, dt, xg, col, false);
   gemm(c, dt, false, false, g.Og, L, g.Kc, wg, g.Kc, direct ? xg : col, L, 0.0, yg, L);
   cg_loop_end(c, &lg);
   if (n->n_operands == 3) {
@@ -382,11 +416,11 @@ ct_status cg_lower_conv2d_grad(cg *c, const ct_node *n, int scratch) {
   LLVMValueRef wofs = LLVMBuildMul(c->b, gi, cg_i64(c, g.Og * g.Kc), "");
   if (wgrad) {
     LLVMValueRef xg = byte_off(c, other, img, es);
-    if (!direct) emit_cols(c, &g, dt, xg, col, L, false);
+    if (!direct) emit_cols(c, &g, dt, xg, col, false);
     gemm(c, dt, false, true, g.Og, g.Kc, L, gyg, L, direct ? xg : col, L, 1.0, byte_off(c, out, wofs, es), g.Kc);
   } else {
     gemm(c, dt, true, false, g.Kc, L, g.Og, byte_off(c, other, wofs, es), g.Kc, gyg, L, 0.0, col, L);
-    emit_cols(c, &g, dt, byte_off(c, out, img, es), col, L, true);
+    emit_cols(c, &g, dt, byte_off(c, out, img, es), col, true);
   }
   cg_loop_end(c, &lg);
   cg_loop_end(c, &ln);
