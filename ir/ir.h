@@ -251,6 +251,21 @@ void ct_node_set_attr(ct_module *m, ct_node *n, ct_attr a);
  * the name of a missing attribute without default, or NULL when complete. */
 const char *ct_node_normalize_attrs(ct_module *m, ct_node *n);
 
+/* What "equal" means for two attributes' float values; every other kind compares exactly in
+ * either mode (strings by content, a NULL string as ""). */
+typedef enum ct_attr_eq_mode {
+  /* The same bits: -0.0 differs from 0.0, and two NaNs are equal only with the same payload
+   * and sign. cse merges nodes only when their attributes are this identical. */
+  CT_ATTR_EQ_BITWISE,
+  /* The same IR text: bitwise, except that every NaN equals every other (all print as `nan`);
+   * -0.0 still differs from 0.0. The printer leaves out an attribute equal to its default. */
+  CT_ATTR_EQ_TEXT
+} ct_attr_eq_mode;
+
+/* Whether a and b have the same kind and value under mode. Names are not compared (the
+ * caller looked both up by name, or compares them itself). */
+bool ct_attr_eq(const ct_attr *a, const ct_attr *b, ct_attr_eq_mode mode);
+
 /* Iteration over a block's nodes: for (ct_node *n = b->first; n; n = n->next). */
 
 /* ---- builder ---------------------------------------------------------------------------- */

@@ -1,5 +1,6 @@
 /* ir/module.c: modules, graphs, blocks, nodes and use lists: creation, insertion, removal,
  * operand replacement and attributes. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -309,6 +310,37 @@ int64_t ct_node_attr_int(const ct_node *n, const char *name, int64_t dflt) {
 
 double ct_node_attr_float(const ct_node *n, const char *name, double dflt) {
   return ct_attr_get_float(n->attrs, n->n_attrs, name, dflt);
+}
+
+static bool same_float(double a, double b, ct_attr_eq_mode mode) {
+  return memcmp(&a, &b, sizeof a) == 0 || (mode == CT_ATTR_EQ_TEXT && isnan(a) && isnan(b));
+}
+
+bool ct_attr_eq(const ct_attr *a, const ct_attr *b, ct_attr_eq_mode mode) {
+  if (a->kind != b->kind) return false;
+  switch (a->kind) {
+  case CT_ATTR_INT:
+  case CT_ATTR_BOOL: return a->u.i == b->u.i;
+  case CT_ATTR_FLOAT: return same_float(a->u.f, b->u.f, mode);
+  case CT_ATTR_DTYPE: return a->u.dt == b->u.dt;
+  case CT_ATTR_STR: return strcmp(a->u.s ? a->u.s : "", b->u.s ? b->u.s : "") == 0;
+  case CT_ATTR_INTS:
+    if (a->n != b->n) return false;
+    for (int i = 0; i < a->n; i++)
+      if (a->u.ints[i] != b->u.ints[i]) return false;
+    return true;
+  case CT_ATTR_FLOATS:
+    if (a->n != b->n) return false;
+    for (int i = 0; i < a->n; i++)
+      if (!same_float(a->u.floats[i], b->u.floats[i], mode)) return false;
+    return true;
+  case CT_ATTR_DIMS:
+    if (a->n != b->n) return false;
+    for (int i = 0; i < a->n; i++)
+      if (!ct_dim_eq(a->u.dims[i], b->u.dims[i])) return false;
+    return true;
+  }
+  return false;
 }
 
 void ct_node_set_attr(ct_module *m, ct_node *n, ct_attr a) {

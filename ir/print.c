@@ -137,37 +137,6 @@ static void print_string(FILE *out, const char *s) {
   fputc('"', out);
 }
 
-static bool same_double(double a, double b) {
-  return memcmp(&a, &b, sizeof a) == 0 || (isnan(a) && isnan(b));
-}
-
-static bool attr_equal(const ct_attr *a, const ct_attr *b) {
-  if (a->kind != b->kind) return false;
-  switch (a->kind) {
-  case CT_ATTR_INT:
-  case CT_ATTR_BOOL: return a->u.i == b->u.i;
-  case CT_ATTR_FLOAT: return same_double(a->u.f, b->u.f);
-  case CT_ATTR_DTYPE: return a->u.dt == b->u.dt;
-  case CT_ATTR_STR: return strcmp(a->u.s ? a->u.s : "", b->u.s ? b->u.s : "") == 0;
-  case CT_ATTR_INTS:
-    if (a->n != b->n) return false;
-    for (int i = 0; i < a->n; i++)
-      if (a->u.ints[i] != b->u.ints[i]) return false;
-    return true;
-  case CT_ATTR_FLOATS:
-    if (a->n != b->n) return false;
-    for (int i = 0; i < a->n; i++)
-      if (!same_double(a->u.floats[i], b->u.floats[i])) return false;
-    return true;
-  case CT_ATTR_DIMS:
-    if (a->n != b->n) return false;
-    for (int i = 0; i < a->n; i++)
-      if (!ct_dim_eq(a->u.dims[i], b->u.dims[i])) return false;
-    return true;
-  }
-  return false;
-}
-
 static void print_attr_value(printer *pr, const ct_attr *a) {
   switch (a->kind) {
   case CT_ATTR_INT: fprintf(pr->out, "%lld", (long long)a->u.i); break;
@@ -201,7 +170,7 @@ static void print_attrs(printer *pr, const ct_node *n) {
   int printed = 0;
   for (int s = 0; s < n_specs; s++) {
     const ct_attr *a = ct_node_attr(n, specs[s].name);
-    if (!a || (specs[s].has_default && attr_equal(a, &specs[s].dflt))) continue;
+    if (!a || (specs[s].has_default && ct_attr_eq(a, &specs[s].dflt, CT_ATTR_EQ_TEXT))) continue;
     fputs(printed++ ? ", " : " {", pr->out);
     fprintf(pr->out, "%s=", a->name);
     print_attr_value(pr, a);

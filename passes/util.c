@@ -34,32 +34,12 @@ void pass_replace_node(ct_node *n, ct_value *with) {
   ct_node_erase(n);
 }
 
-static bool attr_equal(const ct_attr *a, const ct_attr *b) {
-  if (strcmp(a->name, b->name) != 0 || a->kind != b->kind) return false;
-  switch (a->kind) {
-  case CT_ATTR_INT:
-  case CT_ATTR_BOOL: return a->u.i == b->u.i;
-  case CT_ATTR_FLOAT: return memcmp(&a->u.f, &b->u.f, sizeof(double)) == 0;
-  case CT_ATTR_DTYPE: return a->u.dt == b->u.dt;
-  case CT_ATTR_STR: return strcmp(a->u.s, b->u.s) == 0;
-  case CT_ATTR_INTS:
-    return a->n == b->n && (a->n == 0 || memcmp(a->u.ints, b->u.ints, (size_t)a->n * 8) == 0);
-  case CT_ATTR_FLOATS:
-    return a->n == b->n &&
-           (a->n == 0 || memcmp(a->u.floats, b->u.floats, (size_t)a->n * sizeof(double)) == 0);
-  case CT_ATTR_DIMS:
-    if (a->n != b->n) return false;
-    for (int i = 0; i < a->n; i++)
-      if (!ct_dim_eq(a->u.dims[i], b->u.dims[i])) return false;
-    return true;
-  }
-  return false;
-}
-
 bool pass_attrs_equal(const ct_node *a, const ct_node *b) {
   if (a->n_attrs != b->n_attrs) return false;
   for (int i = 0; i < a->n_attrs; i++)
-    if (!attr_equal(&a->attrs[i], &b->attrs[i])) return false;
+    if (strcmp(a->attrs[i].name, b->attrs[i].name) != 0 ||
+        !ct_attr_eq(&a->attrs[i], &b->attrs[i], CT_ATTR_EQ_BITWISE))
+      return false;
   return true;
 }
 
