@@ -195,41 +195,6 @@ static void register_params(ct_lower *L, ct_graph *g, ct_lower_mod *m, const cha
 
 /* ---- entry -------------------------------------------------------------------------------- */
 
-static bool parse_spec(ct_lower *L, const char *spec, char *name, size_t name_size, ct_type *out) {
-  const char *eq = strchr(spec, '='), *lb = eq ? strchr(eq, '[') : NULL;
-  size_t n = eq ? (size_t)(eq - spec) : 0;
-  if (!eq || !lb || n == 0 || n >= name_size || spec[strlen(spec) - 1] != ']') goto bad;
-  memcpy(name, spec, n);
-  name[n] = 0;
-  ct_dtype dt;
-  if (ct_dtype_parse(eq + 1, (size_t)(lb - eq - 1), &dt) != 0) goto bad;
-  ct_dim dims[CT_MAX_RANK];
-  int rank = 0;
-  const char *p = lb + 1;
-  while (*p != ']') {
-    const char *q = p;
-    while (*q && *q != ',' && *q != ']')
-      q++;
-    if (q == p || rank == CT_MAX_RANK) goto bad;
-    if (*p >= '0' && *p <= '9') {
-      char *end;
-      long long v = strtoll(p, &end, 10);
-      if (end != q) goto bad;
-      dims[rank++] = ct_dim_const(v);
-    } else {
-      dims[rank++] = ct_dim_sym(ct_module_sym(L->m, p, (size_t)(q - p)));
-    }
-    p = *q == ',' ? q + 1 : q;
-    if (!*p) goto bad;
-  }
-  *out = ct_type_make(dt, rank, dims);
-  return true;
-bad:
-  ct_diag_error(L->diag, NULL, 0, 0,
-                "invalid input spec '%s' (expected NAME=DTYPE[DIM,...], e.g. x=f32[N,784])", spec);
-  return false;
-}
-
 static bool is_nn_module_base(const ct_py_expr *b) {
   return (b->kind == CT_PY_ATTR && strcmp(b->u.attr.attr, "Module") == 0) ||
          (b->kind == CT_PY_NAME && strcmp(b->u.name, "Module") == 0);
@@ -284,10 +249,14 @@ static void lower_root(ct_lower *L, const ct_frontend_options *opt) {
   ct_lower_val args[16];
   if (n_in > 16) n_in = 16;
   for (int i = 0; i < n_in; i++) {
-    char name[128];
-    ct_type t;
-    if (!parse_spec(L, opt->input_specs[i], name, sizeof name, &t)) return;
-    args[i] = ct_lower_tensor(ct_graph_add_input(g, name, t));
+    ct_input_spec in;
+    if (ct_input_spec_parse(L->m, opt->input_specs[i], true, &in) != CT_SPEC_OK) {
+      ct_diag_error(L->diag, NULL, 0, 0,
+                    "invalid input spec '%s' (expected NAME=DTYPE[DIM,...], e.g. x=f32[N,784])",
+                    opt->input_specs[i]);
+      return;
+    }
+    args[i] = ct_lower_tensor(ct_graph_add_input(g, in.name, in.type));
   }
   register_params(L, g, rootv.mod, "");
   L->b = ct_builder_at_end(L->m, g->body, L->diag);

@@ -51,6 +51,29 @@ bool ct_type_numel(const ct_type *t, ct_dim *out);
 void ct_type_format(const ct_module *m, const ct_type *t, char *buf, size_t size);
 void ct_dim_format(const ct_module *m, ct_dim d, char *buf, size_t size);
 
+/* How ct_input_spec_parse ended. */
+typedef enum ct_spec_status {
+  CT_SPEC_OK,
+  CT_SPEC_MALFORMED,  /* not NAME=DTYPE[DIM,...] */
+  CT_SPEC_UNKNOWN_SYM /* a symbol m lacks, while creating symbols is off */
+} ct_spec_status;
+
+typedef struct ct_input_spec {
+  char name[128];
+  ct_type type;
+  const char *sym; /* CT_SPEC_UNKNOWN_SYM: the first unknown symbol, sym_len bytes of the spec */
+  int sym_len;
+} ct_input_spec;
+
+/* Parses a tensor spec of the command line, "x=f32[N,784]": NAME=DTYPE[DIM,...], where NAME
+ * is 1 to 127 bytes, DTYPE an IR dtype name, and each of the 0 to CT_MAX_RANK dims a decimal
+ * size or a symbol ([A-Za-z_][A-Za-z0-9_]*). A symbol m lacks is added to m when create_syms
+ * (the forward inputs introduce them), else CT_SPEC_UNKNOWN_SYM (--target only reuses them);
+ * a malformed spec changes nothing in m. Fills *out and reports nothing: the caller words the
+ * diagnostic. */
+ct_spec_status ct_input_spec_parse(ct_module *m, const char *spec, bool create_syms,
+                                   ct_input_spec *out);
+
 /* Dim arithmetic on affine dims. Each returns false when the result is not affine in one
  * symbol (the caller reports an unsupported symbolic shape). */
 bool ct_dim_add(ct_dim a, ct_dim b, ct_dim *out);

@@ -1,4 +1,8 @@
-/* ir/type.c: tensor types (dtype + shape of affine symbolic dims), dim arithmetic, formatting. */
+/* ir/type.c: tensor types (dtype + shape of affine symbolic dims), dim arithmetic, formatting,
+ * and the NAME=DTYPE[DIMS] specs of ctorchc's --input and --target. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ir.h"
@@ -127,6 +131,68 @@ void ct_type_format(const ct_module *m, const ct_type *t, char *buf, size_t size
     used += strlen(buf + used);
   }
   if (used < size) snprintf(buf + used, size - used, "]");
+}
+
+/* The end of a spec's dim at p (a decimal size or a symbol name), or NULL when there is none. */
+static const char *dim_end(const char *p) {
+  const char *q = p;
+  if (isdigit((unsigned char)*p)) {
+    while (isdigit((unsigned char)*q)) q++;
+  } else if (isalpha((unsigned char)*p) || *p == '_') {
+    while (isalnum((unsigned char)*q) || *q == '_') q++;
+  }
+  return q == p ? NULL : q;
+}
+
+ct_spec_status ct_input_spec_parse(ct_module *m, const char *spec, bool create_syms,
+                                   ct_input_spec *out) {
+  const char *eq = strchr(spec, '='), *lb = eq ? strchr(eq, '[') : NULL;
+  size_t n = eq ? (size_t)(eq - spec) : 0;
+  ct_dtype dt;
+  if (!lb || n == 0 || n >= sizeof out->name ||
+      ct_dtype_parse(eq + 1, (size_t)(lb - eq - 1), &dt) != 0)
+    return CT_SPEC_MALFORMED;
+  /* Syntax first, symbols after, so that a malformed spec adds no symbol to m. */
+  ct_dim dims[CT_MAX_RANK];
+  const char *sym_at[CT_MAX_RANK];
+  size_t sym_len[CT_MAX_RANK];
+  int rank = 0;
+  const char *p = lb + 1;
+  if (*p != ']')
+    for (;;) {
+      const char *q = dim_end(p);
+      if (!q || rank == CT_MAX_RANK) return CT_SPEC_MALFORMED;
+      sym_at[rank] = NULL;
+      if (isdigit((unsigned char)*p)) {
+        errno = 0;
+        dims[rank] = ct_dim_const(strtoll(p, NULL, 10));
+        if (errno) return CT_SPEC_MALFORMED;
+      } else {
+        sym_at[rank] = p;
+        sym_len[rank] = (size_t)(q - p);
+      }
+      rank++;
+      if (*q != ',') {
+        p = q;
+        break;
+      }
+      p = q + 1;
+    }
+  if (*p != ']' || p[1]) return CT_SPEC_MALFORMED;
+  for (int i = 0; i < rank && !create_syms; i++)
+    if (sym_at[i] && !ct_module_find_sym(m, sym_at[i], sym_len[i])) {
+      out->sym = sym_at[i];
+      out->sym_len = (int)sym_len[i];
+      return CT_SPEC_UNKNOWN_SYM;
+    }
+  for (int i = 0; i < rank; i++)
+    if (sym_at[i]) dims[i] = ct_dim_sym(ct_module_sym(m, sym_at[i], sym_len[i]));
+  memcpy(out->name, spec, n);
+  out->name[n] = 0;
+  out->type = ct_type_make(dt, rank, dims);
+  out->sym = NULL;
+  out->sym_len = 0;
+  return CT_SPEC_OK;
 }
 
 int ct_norm_dim(int64_t dim, int rank) {

@@ -1,45 +1,20 @@
 /* tools/ctorchc_train.c: ctorchc --train. Turns the --loss/--target/--optim flags into
  * autodiff's options (PyTorch's defaults where a flag is absent) and adds the @grad and
  * @train_step entries to the module the frontend built. */
-#include <stdlib.h>
 #include <string.h>
 
 #include "autodiff.h"
 #include "ctorchc.h"
 
-/* "y=i64[N]": the same form as --input. */
-static ct_status parse_target(ct_module *m, const char *spec, char *name, size_t name_size,
-                              ct_type *out, ct_diag *diag) {
-  const char *eq = strchr(spec, '='), *lb = eq ? strchr(eq, '[') : NULL;
-  size_t n = eq ? (size_t)(eq - spec) : 0;
-  ct_dtype dt;
-  if (!eq || !lb || n == 0 || n >= name_size || spec[strlen(spec) - 1] != ']' ||
-      ct_dtype_parse(eq + 1, (size_t)(lb - eq - 1), &dt) != 0)
-    goto bad;
-  memcpy(name, spec, n);
-  name[n] = 0;
-  ct_dim dims[CT_MAX_RANK];
-  int rank = 0;
-  for (const char *p = lb + 1; *p != ']';) {
-    const char *q = p + strcspn(p, ",]");
-    if (q == p || !*q || rank == CT_MAX_RANK) goto bad;
-    if (*p >= '0' && *p <= '9') {
-      char *end;
-      long long v = strtoll(p, &end, 10);
-      if (end != q) goto bad;
-      dims[rank++] = ct_dim_const(v);
-    } else {
-      int32_t sym = ct_module_find_sym(m, p, (size_t)(q - p));
-      if (!sym)
-        return ct_diag_error(diag, NULL, 0, 0, "--target '%s': '%.*s' is not a symbol of the "
-                             "inputs", spec, (int)(q - p), p);
-      dims[rank++] = ct_dim_sym(sym);
-    }
-    p = *q == ',' ? q + 1 : q;
+/* "y=i64[N]": the same form as --input, with the inputs' symbols only. */
+static ct_status parse_target(ct_module *m, const char *spec, ct_input_spec *out, ct_diag *diag) {
+  switch (ct_input_spec_parse(m, spec, false, out)) {
+  case CT_SPEC_OK: return CT_OK;
+  case CT_SPEC_UNKNOWN_SYM:
+    return ct_diag_error(diag, NULL, 0, 0, "--target '%s': '%.*s' is not a symbol of the inputs",
+                         spec, out->sym_len, out->sym);
+  case CT_SPEC_MALFORMED: break;
   }
-  *out = ct_type_make(dt, rank, dims);
-  return CT_OK;
-bad:
   return ct_diag_error(diag, NULL, 0, 0, "invalid --target '%s' (expected NAME=DTYPE[DIM,...], "
                        "e.g. y=i64[N])", spec);
 }
@@ -97,14 +72,15 @@ ct_status ctorchc_train(ct_module *m, const ctorchc_options *o, ct_diag *diag) {
 
   if (o->n_targets < 1)
     return ct_diag_error(diag, NULL, 0, 0, "--train needs --target NAME=DTYPE[DIMS] (e.g. y=i64[N])");
-  char names[CTORCHC_MAX_INPUTS][128];
-  const char *name_ptrs[CTORCHC_MAX_INPUTS];
+  ct_input_spec targets[CTORCHC_MAX_INPUTS];
+  const char *names[CTORCHC_MAX_INPUTS];
   ct_type types[CTORCHC_MAX_INPUTS];
   for (int i = 0; i < o->n_targets && i < CTORCHC_MAX_INPUTS; i++) {
-    ct_status st = parse_target(m, o->targets[i], names[i], sizeof names[i], &types[i], diag);
+    ct_status st = parse_target(m, o->targets[i], &targets[i], diag);
     if (st != CT_OK) return st;
-    name_ptrs[i] = names[i];
+    names[i] = targets[i].name;
+    types[i] = targets[i].type;
   }
   if (o->no_dropout) no_dropout(m);
-  return ct_build_training(m, "forward", &loss, &opt, o->n_targets, name_ptrs, types, diag);
+  return ct_build_training(m, "forward", &loss, &opt, o->n_targets, names, types, diag);
 }
