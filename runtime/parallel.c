@@ -29,6 +29,7 @@ static uint64_t generation;
 static ct_range_fn job_fn;
 static void *job_ctx;
 static int64_t job_n, job_chunk, job_chunks;
+static uint32_t job_fp; /* the caller's floating-point mode */
 static int join_slots, joined, finished;
 static atomic_llong next_chunk;
 
@@ -56,7 +57,9 @@ static void *worker_main(void *arg) {
     ct_range_fn fn = job_fn;
     void *ctx = job_ctx;
     int64_t n = job_n, chunk = job_chunk, chunks = job_chunks;
+    uint32_t fp = job_fp;
     pthread_mutex_unlock(&pool_mu);
+    if (ct_fp_mode() != fp) ct_fp_set_mode(fp);
     run_chunks(fn, ctx, n, chunk, chunks);
     pthread_mutex_lock(&pool_mu);
     finished++;
@@ -152,6 +155,7 @@ void ct_parallel_for(int64_t n, int64_t grain, ct_range_fn fn, void *ctx) {
   job_n = n;
   job_chunk = chunk;
   job_chunks = chunks;
+  job_fp = ct_fp_mode();
   atomic_store(&next_chunk, 0);
   joined = finished = 0;
   join_slots = helpers;

@@ -39,6 +39,7 @@ typedef struct ctorchc_options {
   /* code generation */
   const char *cpu, *features;
   bool external_weights, self_contained;
+  bool keep_denormals; /* --keep-denormals: IEEE subnormals in compiled code (default: flushed) */
 } ctorchc_options;
 
 /* --train: adds the training graphs (train_step, grad) to m (tools/ctorchc_train.c). */

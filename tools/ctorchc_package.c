@@ -152,7 +152,8 @@ static ct_status build_native(const ct_module *m, const ctorchc_options *o, cons
   close(fd);
   /* Weights live in the package's weights section; the code takes them as arguments. */
   ct_codegen_options cg = {
-      name, o->cpu, o->features, o->opt_level, false, o->self_contained, o->print_fallbacks, NULL};
+      name, o->cpu, o->features, o->opt_level, false, o->self_contained, o->print_fallbacks, NULL,
+      o->keep_denormals};
   ct_status st = ct_codegen_llvm(m, &cg, CT_EMIT_SO, path, diag);
   if (st == CT_OK) {
     *so = cli_read_file(path, so_len, diag);

@@ -25,6 +25,7 @@ typedef struct ct_codegen_options {
   bool self_contained;   /* link a static copy of the runtime instead of libctorch_rt.so */
   bool print_fallbacks;  /* list the ops that call runtime kernels on stderr */
   const char *header;    /* with CT_EMIT_SO: also write the generated C header there, or NULL */
+  bool keep_denormals;   /* false: entries run with denormals flushed to zero (runtime/fpmode.c) */
 } ct_codegen_options;
 
 /* Emits every graph of m as an entry `<name>_<graph>` to path ("-" is stdout for text kinds).

@@ -330,6 +330,23 @@ static ct_status emit_workspace_fn(cg *c, const char *fname) {
   return CT_OK;
 }
 
+/* Runs the _call function's body with denormals flushed (runtime/fpmode.c): the caller's mode
+ * is saved on entry and restored before every return, the error returns included. */
+static void bracket_fp_mode(cg *c) {
+  LLVMValueRef begin = cg_extern(c, "ct_fp_flush_begin", LLVMFunctionType(c->t_i32, NULL, 0, 0));
+  LLVMValueRef restore =
+      cg_extern(c, "ct_fp_restore", LLVMFunctionType(c->t_void, &c->t_i32, 1, 0));
+  LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(c->fn);
+  LLVMPositionBuilderBefore(c->b, LLVMGetFirstInstruction(entry));
+  LLVMValueRef saved = cg_call(c, begin, NULL, 0, "fp.saved");
+  for (LLVMBasicBlockRef bb = entry; bb; bb = LLVMGetNextBasicBlock(bb)) {
+    LLVMValueRef term = LLVMGetBasicBlockTerminator(bb);
+    if (!term || LLVMGetInstructionOpcode(term) != LLVMRet) continue;
+    LLVMPositionBuilderBefore(c->b, term);
+    cg_call(c, restore, &saved, 1, "");
+  }
+}
+
 ct_status cg_emit_graph(cg *c, const ct_graph *g) {
   const ct_node *ret = ct_graph_return(g);
   if (!ret) return ct_diag_error(c->diag, NULL, 0, 0, "codegen: @%s has no return", g->name);
@@ -448,6 +465,7 @@ ct_status cg_emit_graph(cg *c, const ct_graph *g) {
     LLVMBuildMemCpy(c->b, res_ptrs[i], 1, src, 1, bytes);
   }
   if (st == CT_OK) LLVMBuildRet(c->b, cg_i32(c, 0));
+  if (st == CT_OK && !c->opt->keep_denormals) bracket_fp_mode(c);
   if (st == CT_OK) {
     snprintf(fname, sizeof fname, "%s_%s_workspace_size", c->name, g->name);
     st = emit_workspace_fn(c, fname);

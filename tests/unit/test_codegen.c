@@ -17,6 +17,7 @@
 #include "codegen.h"
 #include "ctorch/abi.h"
 #include "ctorch/compiler.h"
+#include "ctorch/parallel.h"
 #include "ir.h"
 #include "pass.h"
 #include "testlib.h"
@@ -311,10 +312,13 @@ static void test_runtime_error_reported(void) {
     for (int i = 0; i < 40; i++) w[i] = (float)i;
     void *args[2] = {idx, w}, *res[1] = {y};
     ct_abi_call c = {syms, args, res, NULL};
+    uint32_t mode = ct_fp_mode(); /* control bits: x86 keeps sticky flags in the low six */
     CHECK_EQ_INT(call(&c), CT_ERR_INVALID);
+    CHECK((ct_fp_mode() & ~0x3fu) == (mode & ~0x3fu)); /* the error return restores the caller's fp mode too */
     CHECK_STR_EQ(ct_abi_last_error(), "embedding: index 12 is out of range for 10 rows");
     idx[1] = 9;
     CHECK_EQ_INT(call(&c), 0);
+    CHECK((ct_fp_mode() & ~0x3fu) == (mode & ~0x3fu));
     CHECK(y[0] == 4.0f && y[4] == 36.0f && y[11] == 3.0f);
   }
   if (h) dlclose(h);

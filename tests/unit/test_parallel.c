@@ -94,10 +94,56 @@ static void test_thread_count_change(void) {
   CHECK_EQ_INT(ct_get_num_threads(), 1);
 }
 
+#if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__)
+/* Half the smallest normal float: a denormal, unless the mode flushes it (inputs too on x86). */
+static float halve(volatile float x) { return x * 0.5f; }
+/* The control bits of the mode (x86 keeps sticky exception flags in MXCSR's low six bits). */
+static uint32_t control(uint32_t mode) {
+#if defined(__x86_64__) || defined(__i386__)
+  return mode & ~0x3fu;
+#else
+  return mode;
+#endif
+}
+
+static atomic_int flushed_ranges, ranges;
+static void fp_range(void *ctx, int64_t begin, int64_t end) {
+  (void)ctx, (void)begin, (void)end;
+  volatile float tiny = 1.17549435e-38f; /* FLT_MIN */
+  if (halve(tiny) == 0.0f) atomic_fetch_add(&flushed_ranges, 1);
+  atomic_fetch_add(&ranges, 1);
+}
+
+/* ct_fp_flush_begin flushes denormal results to zero and ct_fp_restore gives them back; the
+ * workers of a parallel loop run in the caller's mode, whichever it is. */
+static void test_fp_mode(void) {
+  volatile float tiny = 1.17549435e-38f;
+  uint32_t before = ct_fp_mode();
+  CHECK(halve(tiny) != 0.0f);
+  uint32_t saved = ct_fp_flush_begin();
+  CHECK(control(saved) == control(before));
+  CHECK(halve(tiny) == 0.0f);
+  ct_set_num_threads(2);
+  atomic_store(&flushed_ranges, 0), atomic_store(&ranges, 0);
+  ct_parallel_for(1 << 16, 1, fp_range, NULL);
+  CHECK(atomic_load(&ranges) >= 1);
+  CHECK_EQ_INT(atomic_load(&flushed_ranges), atomic_load(&ranges));
+  ct_fp_restore(saved);
+  CHECK(control(ct_fp_mode()) == control(before));
+  CHECK(halve(tiny) != 0.0f);
+  atomic_store(&flushed_ranges, 0), atomic_store(&ranges, 0);
+  ct_parallel_for(1 << 16, 1, fp_range, NULL);
+  CHECK_EQ_INT(atomic_load(&flushed_ranges), 0);
+}
+#endif
+
 int main(void) {
   CHECK(ct_get_num_threads() >= 1);
   RUN_TEST(test_cover);
   RUN_TEST(test_nested_inline);
   RUN_TEST(test_thread_count_change);
+#if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__)
+  RUN_TEST(test_fp_mode);
+#endif
   return test_summary();
 }
