@@ -206,25 +206,90 @@ static LLVMValueRef cols_fn(cg *c, const conv_geom *g, ct_dtype dt, bool col2im)
 static void emit_cols(cg *c, const conv_geom *g, ct_dtype dt, LLVMValueRef x, LLVMValueRef col,
                       bool col2im) {
   LLVMValueRef fn = cols_fn(c, g, dt, col2im);
-  LLVMValueRef pad = padded(g) ? byte_off(c, col, cg_i64(c, col_elems(g)), (int64_t)ct_dtype_size(dt)) : col;
+  LLVMValueRef pad = padded(g) ? byte_off(c, col, cg_i64(c, col_elems(g)), (int64_t)ct_dtype_size(dt))
+                                : LLVMConstPointerNull(c->t_i8p); /* not accessed */
   LLVMValueRef args[] = {x, col, pad};
   cg_call(c, fn, args, 3, "");
+}
+
+/* The batch loop of conv2d and its gradients runs on the thread pool over up to CONV_PARTS
+ * parts of the batch. A range of parts runs on one thread and uses the scratch of its first
+ * part (the columns and bordered planes), so concurrent ranges never share it, and one thread
+ * (the pool running the loop inline) touches only part 0's. conv2d_grad_weight accumulates each
+ * range into its own partial gradient (part 0's is the result), summed after the loop. The
+ * workspace holds every part's scratch, so fewer parts are made when that passes 8 MiB. */
+#define CONV_PARTS 8
+#define CONV_PART_BYTES ((int64_t)8 << 20)
+
+static int64_t part_elems(const conv_geom *g, bool direct) {
+  return direct ? 0 : (col_elems(g) + pad_elems(g) + 15) / 16 * 16;
+}
+static int64_t wgrad_elems(const conv_geom *g) { return (g->O * g->Kc + 15) / 16 * 16; }
+
+static int64_t conv_parts(const ct_node *n, const conv_geom *g, bool direct, int64_t es) {
+  int64_t per = part_elems(g, direct) + (n->op == CT_OP_CONV2D_GRAD_WEIGHT ? wgrad_elems(g) : 0);
+  int64_t parts = CONV_PARTS;
+  while (parts > 1 && parts * per * es > CONV_PART_BYTES) parts--;
+  return parts;
+}
+
+static bool uses_direct(const ct_node *n, const conv_geom *g) {
+  return n->op != CT_OP_CONV2D_GRAD_INPUT && direct_1x1(g);
 }
 
 ct_status cg_prepare_conv2d(cg *c, const ct_node *n, int *scratch) {
   conv_geom g;
   *scratch = -1;
-  if (!conv_geometry(n, &g) || (n->op != CT_OP_CONV2D_GRAD_INPUT && direct_1x1(&g))) return CT_OK;
-  ct_dim f[1] = {ct_dim_const(col_elems(&g) + pad_elems(&g))};
-  *scratch = cg_scratch_slot(c, (int64_t)ct_dtype_size(n->results[0]->type.dtype), 1, f);
+  if (!conv_geometry(n, &g)) return CT_OK;
+  int64_t es = (int64_t)ct_dtype_size(n->results[0]->type.dtype);
+  bool direct = uses_direct(n, &g);
+  int64_t parts = conv_parts(n, &g, direct, es);
+  int64_t elems = parts * part_elems(&g, direct);
+  if (n->op == CT_OP_CONV2D_GRAD_WEIGHT) elems += (parts - 1) * wgrad_elems(&g);
+  if (elems == 0) return CT_OK;
+  ct_dim f[1] = {ct_dim_const(elems)};
+  *scratch = cg_scratch_slot(c, es, 1, f);
   return CT_OK;
+}
+
+/* The part loop: opens the pool kernel and the loops over its parts' samples and the groups;
+ * conv_loop_end closes them. */
+typedef struct conv_loop {
+  cg_kernel k;
+  cg_loop lp, ls, lg;
+  LLVMValueRef parts;
+  LLVMValueRef sample, group, part0; /* part0: the range's first part (its scratch index) */
+} conv_loop;
+
+static LLVMValueRef conv_loop_begin(cg *c, conv_loop *l, const conv_geom *g, LLVMValueRef batch,
+                                    int64_t max_parts, const char *what) {
+  LLVMValueRef few = LLVMBuildICmp(c->b, LLVMIntSLT, batch, cg_i64(c, max_parts), "");
+  l->parts = LLVMBuildSelect(c->b, few, batch, cg_i64(c, max_parts), "parts");
+  LLVMValueRef parts = l->parts;
+  cg_kernel_begin(c, &l->k, what);
+  batch = cg_kernel_capture(c, &l->k, batch);
+  parts = cg_kernel_capture(c, &l->k, parts);
+  l->part0 = l->k.begin;
+  LLVMValueRef p = cg_loop_begin(c, &l->lp, l->k.begin, l->k.end, "part");
+  LLVMValueRef s0 = LLVMBuildSDiv(c->b, LLVMBuildMul(c->b, p, batch, ""), parts, "");
+  LLVMValueRef s1 = LLVMBuildSDiv(c->b, LLVMBuildMul(c->b, LLVMBuildAdd(c->b, p, cg_i64(c, 1), ""), batch, ""), parts, "");
+  l->sample = cg_loop_begin(c, &l->ls, s0, s1, "sample");
+  l->group = cg_loop_begin(c, &l->lg, cg_i64(c, 0), cg_i64(c, g->groups), "group");
+  return l->sample;
+}
+
+static void conv_loop_end(cg *c, conv_loop *l) {
+  cg_loop_end(c, &l->lg);
+  cg_loop_end(c, &l->ls);
+  cg_loop_end(c, &l->lp);
+  cg_kernel_end(c, &l->k, l->parts, cg_i64(c, 1));
 }
 
 ct_status cg_lower_conv2d(cg *c, const ct_node *n, int scratch) {
   conv_geom g;
   if (sizeof(blasint) != 4 || !conv_geometry(n, &g) || g.Kc > INT32_MAX || g.Ho * g.Wo > INT32_MAX)
     return CT_ERR_UNSUPPORTED;
-  bool direct = direct_1x1(&g);
+  bool direct = uses_direct(n, &g);
   if (!direct && scratch < 0) return CT_ERR_UNSUPPORTED;
   ct_dtype dt = n->results[0]->type.dtype;
   int64_t es = (int64_t)ct_dtype_size(dt);
@@ -232,11 +297,18 @@ ct_status cg_lower_conv2d(cg *c, const ct_node *n, int scratch) {
   LLVMValueRef x = cg_value_ptr(c, ct_node_operand(n, 0)), w = cg_value_ptr(c, ct_node_operand(n, 1));
   LLVMValueRef y = cg_value_ptr(c, n->results[0]);
   LLVMValueRef col = direct ? NULL : cg_slot_ptr(c, scratch);
+  LLVMValueRef bias = n->n_operands == 3 ? cg_value_ptr(c, ct_node_operand(n, 2)) : NULL;
   LLVMValueRef batch = cg_dim(c, ct_node_operand(n, 0)->type.dims[0]);
   int64_t L = g.Ho * g.Wo;
-  cg_loop ln, lg;
-  LLVMValueRef s = cg_loop_begin(c, &ln, cg_i64(c, 0), batch, "sample");
-  LLVMValueRef gi = cg_loop_begin(c, &lg, cg_i64(c, 0), cg_i64(c, g.groups), "group");
+  conv_loop cl;
+  LLVMValueRef s = conv_loop_begin(c, &cl, &g, batch, conv_parts(n, &g, direct, es), "conv2d");
+  x = cg_kernel_capture(c, &cl.k, x);
+  w = cg_kernel_capture(c, &cl.k, w);
+  y = cg_kernel_capture(c, &cl.k, y);
+  if (bias) bias = cg_kernel_capture(c, &cl.k, bias);
+  if (!direct)
+    col = byte_off(c, cg_kernel_capture(c, &cl.k, col), LLVMBuildMul(c->b, cl.part0, cg_i64(c, part_elems(&g, direct)), ""), es);
+  LLVMValueRef gi = cl.group;
   LLVMValueRef xg = byte_off(c, x, LLVMBuildAdd(c->b, LLVMBuildMul(c->b, s, cg_i64(c, g.C * g.H * g.W), ""),
                                                 LLVMBuildMul(c->b, gi, cg_i64(c, g.Cg * g.H * g.W), ""), ""), es);
   LLVMValueRef yg = byte_off(c, y, LLVMBuildAdd(c->b, LLVMBuildMul(c->b, s, cg_i64(c, g.O * L), ""),
@@ -244,21 +316,18 @@ ct_status cg_lower_conv2d(cg *c, const ct_node *n, int scratch) {
   LLVMValueRef wg = byte_off(c, w, LLVMBuildMul(c->b, gi, cg_i64(c, g.Og * g.Kc), ""), es);
   if (!direct) emit_cols(c, &g, dt, xg, col, false);
   gemm(c, dt, false, false, g.Og, L, g.Kc, wg, g.Kc, direct ? xg : col, L, 0.0, yg, L);
-  cg_loop_end(c, &lg);
-  if (n->n_operands == 3) {
-    LLVMValueRef bias = cg_value_ptr(c, ct_node_operand(n, 2));
-    LLVMValueRef ys = byte_off(c, y, LLVMBuildMul(c->b, s, cg_i64(c, g.O * L), ""), es);
+  if (bias) { /* the group's channels get their bias while they are in cache */
     cg_loop lo, ll;
-    LLVMValueRef o = cg_loop_begin(c, &lo, cg_i64(c, 0), cg_i64(c, g.O), "oc");
-    LLVMValueRef bv = LLVMBuildLoad2(c->b, ft, cg_gep(c, ft, bias, o), "");
+    LLVMValueRef o = cg_loop_begin(c, &lo, cg_i64(c, 0), cg_i64(c, g.Og), "oc");
+    LLVMValueRef bv = LLVMBuildLoad2(c->b, ft, cg_gep(c, ft, bias, LLVMBuildAdd(c->b, LLVMBuildMul(c->b, gi, cg_i64(c, g.Og), ""), o, "")), "");
     LLVMValueRef base = LLVMBuildMul(c->b, o, cg_i64(c, L), "");
     LLVMValueRef l = cg_loop_begin(c, &ll, cg_i64(c, 0), cg_i64(c, L), "l");
-    LLVMValueRef p = cg_gep(c, ft, ys, LLVMBuildAdd(c->b, base, l, ""));
+    LLVMValueRef p = cg_gep(c, ft, yg, LLVMBuildAdd(c->b, base, l, ""));
     LLVMBuildStore(c->b, LLVMBuildFAdd(c->b, LLVMBuildLoad2(c->b, ft, p, ""), bv, ""), p);
     cg_loop_end(c, &ll);
     cg_loop_end(c, &lo);
   }
-  cg_loop_end(c, &ln);
+  conv_loop_end(c, &cl);
   return CT_OK;
 }
 
@@ -396,19 +465,35 @@ ct_status cg_lower_conv2d_grad(cg *c, const ct_node *n, int scratch) {
   conv_geom g;
   if (sizeof(blasint) != 4 || !conv_geometry(n, &g)) return CT_ERR_UNSUPPORTED;
   bool wgrad = n->op == CT_OP_CONV2D_GRAD_WEIGHT;
-  bool direct = wgrad && direct_1x1(&g);
-  if (!direct && scratch < 0) return CT_ERR_UNSUPPORTED;
+  bool direct = uses_direct(n, &g);
   ct_dtype dt = n->results[0]->type.dtype;
   int64_t es = (int64_t)ct_dtype_size(dt), L = g.Ho * g.Wo;
+  int64_t max_parts = conv_parts(n, &g, direct, es), pe = part_elems(&g, direct);
+  if (scratch < 0 && (!direct || max_parts > 1)) return CT_ERR_UNSUPPORTED;
+  LLVMTypeRef ft = cg_elem_type(c, dt);
   LLVMValueRef gy = cg_value_ptr(c, ct_node_operand(n, 0)), other = cg_value_ptr(c, ct_node_operand(n, 1));
   LLVMValueRef out = cg_value_ptr(c, n->results[0]);
-  LLVMValueRef col = direct ? NULL : cg_slot_ptr(c, scratch);
+  LLVMValueRef scr = scratch >= 0 ? cg_slot_ptr(c, scratch) : NULL;
+  /* conv2d_grad_weight's partial sums for parts 1.., after every part's columns. */
+  LLVMValueRef partials = wgrad && max_parts > 1 ? byte_off(c, scr, cg_i64(c, max_parts * pe), es) : NULL;
   LLVMValueRef batch = cg_dim(c, ct_node_operand(n, 0)->type.dims[0]);
   LLVMValueRef out_bytes = LLVMBuildMul(c->b, cg_numel(c, &n->results[0]->type), cg_i64(c, es), "");
   LLVMBuildMemSet(c->b, out, LLVMConstInt(c->t_i8, 0, 0), out_bytes, 1);
-  cg_loop ln, lg;
-  LLVMValueRef s = cg_loop_begin(c, &ln, cg_i64(c, 0), batch, "sample");
-  LLVMValueRef gi = cg_loop_begin(c, &lg, cg_i64(c, 0), cg_i64(c, g.groups), "group");
+  if (partials)
+    LLVMBuildMemSet(c->b, partials, LLVMConstInt(c->t_i8, 0, 0), cg_i64(c, (max_parts - 1) * wgrad_elems(&g) * es), 1);
+  conv_loop cl;
+  LLVMValueRef s = conv_loop_begin(c, &cl, &g, batch, max_parts, wgrad ? "conv2d_grad_weight" : "conv2d_grad_input");
+  gy = cg_kernel_capture(c, &cl.k, gy);
+  other = cg_kernel_capture(c, &cl.k, other);
+  LLVMValueRef out_k = cg_kernel_capture(c, &cl.k, out);
+  LLVMValueRef col = direct ? NULL : byte_off(c, cg_kernel_capture(c, &cl.k, scr), LLVMBuildMul(c->b, cl.part0, cg_i64(c, pe), ""), es);
+  LLVMValueRef acc = out_k; /* where this range's weight gradient accumulates */
+  if (partials) {
+    LLVMValueRef mine = byte_off(c, cg_kernel_capture(c, &cl.k, partials),
+                                 LLVMBuildMul(c->b, LLVMBuildSub(c->b, cl.part0, cg_i64(c, 1), ""), cg_i64(c, wgrad_elems(&g)), ""), es);
+    acc = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntEQ, cl.part0, cg_i64(c, 0), ""), out_k, mine, "acc");
+  }
+  LLVMValueRef gi = cl.group;
   LLVMValueRef gyg = byte_off(c, gy, LLVMBuildAdd(c->b, LLVMBuildMul(c->b, s, cg_i64(c, g.O * L), ""),
                                                   LLVMBuildMul(c->b, gi, cg_i64(c, g.Og * L), ""), ""), es);
   LLVMValueRef img = LLVMBuildAdd(c->b, LLVMBuildMul(c->b, s, cg_i64(c, g.C * g.H * g.W), ""),
@@ -417,12 +502,22 @@ ct_status cg_lower_conv2d_grad(cg *c, const ct_node *n, int scratch) {
   if (wgrad) {
     LLVMValueRef xg = byte_off(c, other, img, es);
     if (!direct) emit_cols(c, &g, dt, xg, col, false);
-    gemm(c, dt, false, true, g.Og, g.Kc, L, gyg, L, direct ? xg : col, L, 1.0, byte_off(c, out, wofs, es), g.Kc);
+    gemm(c, dt, false, true, g.Og, g.Kc, L, gyg, L, direct ? xg : col, L, 1.0, byte_off(c, acc, wofs, es), g.Kc);
   } else {
     gemm(c, dt, true, false, g.Kc, L, g.Og, byte_off(c, other, wofs, es), g.Kc, gyg, L, 0.0, col, L);
-    emit_cols(c, &g, dt, byte_off(c, out, img, es), col, true);
+    emit_cols(c, &g, dt, byte_off(c, out_k, img, es), col, true);
   }
-  cg_loop_end(c, &lg);
-  cg_loop_end(c, &ln);
+  conv_loop_end(c, &cl);
+  if (partials) { /* out += the other parts' sums (zero where a part was not a range's first) */
+    cg_loop lp, li;
+    LLVMValueRef p = cg_loop_begin(c, &lp, cg_i64(c, 0), cg_i64(c, max_parts - 1), "partial");
+    LLVMValueRef base = LLVMBuildMul(c->b, p, cg_i64(c, wgrad_elems(&g)), "");
+    LLVMValueRef i = cg_loop_begin(c, &li, cg_i64(c, 0), cg_i64(c, g.O * g.Kc), "i");
+    LLVMValueRef dst = cg_gep(c, ft, out, i);
+    LLVMValueRef v = LLVMBuildLoad2(c->b, ft, cg_gep(c, ft, partials, LLVMBuildAdd(c->b, base, i, "")), "");
+    LLVMBuildStore(c->b, LLVMBuildFAdd(c->b, LLVMBuildLoad2(c->b, ft, dst, ""), v, ""), dst);
+    cg_loop_end(c, &li);
+    cg_loop_end(c, &lp);
+  }
   return CT_OK;
 }
