@@ -122,6 +122,22 @@ static int64_t pad_elems(const conv_geom *g) {
 /* Scratch layout: the columns [Kc, L], then (when padding) the padded planes, 64-byte aligned. */
 static int64_t col_elems(const conv_geom *g) { return (g->Kc * g->Ho * g->Wo + 15) / 16 * 16; }
 
+/* Copies the sample's planes x [Cg, H, W] into the interior of the bordered planes pad
+ * [Cg, H + 2ph, W + 2pw] (into_pad), or the interior back out, a row (one memcpy) at a time. */
+static void copy_interior(cg *c, const conv_geom *g, LLVMTypeRef ft, LLVMValueRef x, LLVMValueRef pad,
+                          bool into_pad) {
+  int64_t es = (int64_t)LLVMABISizeOfType(c->td, ft), Hs = g->H + 2 * g->ph, Ws = g->W + 2 * g->pw;
+  cg_loop lc, lh;
+  LLVMValueRef ch = cg_loop_begin(c, &lc, cg_i64(c, 0), cg_i64(c, g->Cg), "c");
+  LLVMValueRef h = cg_loop_begin(c, &lh, cg_i64(c, 0), cg_i64(c, g->H), "h");
+  LLVMValueRef xi = LLVMBuildMul(c->b, LLVMBuildAdd(c->b, LLVMBuildMul(c->b, ch, cg_i64(c, g->H), ""), h, ""), cg_i64(c, g->W), "");
+  LLVMValueRef pi = LLVMBuildAdd(c->b, LLVMBuildMul(c->b, LLVMBuildAdd(c->b, LLVMBuildMul(c->b, ch, cg_i64(c, Hs), ""), h, ""), cg_i64(c, Ws), ""), cg_i64(c, g->ph * Ws + g->pw), "");
+  LLVMValueRef xp = cg_gep(c, ft, x, xi), pp = cg_gep(c, ft, pad, pi);
+  LLVMBuildMemCpy(c->b, into_pad ? pp : xp, (unsigned)es, into_pad ? xp : pp, (unsigned)es, cg_i64(c, g->W * es));
+  cg_loop_end(c, &lh);
+  cg_loop_end(c, &lc);
+}
+
 /* Emits, as an internal function void(i8* noalias x, i8* noalias col, i8* noalias pad), the
  * im2col of one sample and group (col[(c,ki,kj), oh*Wo + ow] = x[c, oh*sh + ki*dh - ph,
  * ow*sw + kj*dw - pw], 0 outside the image) or its gradient, col2im (x[tap] += col; x holds the
@@ -147,18 +163,10 @@ static LLVMValueRef cols_fn(cg *c, const conv_geom *g, ct_dtype dt, bool col2im)
   LLVMValueRef x = LLVMGetParam(fn, 0), col = LLVMGetParam(fn, 1), pad = LLVMGetParam(fn, 2);
   int64_t Hs = g->H + 2 * g->ph, Ws = g->W + 2 * g->pw, L = g->Ho * g->Wo;
   LLVMValueRef src = x;
-  cg_loop lc, lh, lki, lkj, loh, low;
+  cg_loop lc, lki, lkj, loh, low;
   if (padded(g)) {
     LLVMBuildMemSet(c->b, pad, LLVMConstInt(c->t_i8, 0, 0), cg_i64(c, pad_elems(g) * es), 16);
-    if (!col2im) { /* the image into the bordered planes, a row at a time */
-      LLVMValueRef ch = cg_loop_begin(c, &lc, cg_i64(c, 0), cg_i64(c, g->Cg), "c");
-      LLVMValueRef h = cg_loop_begin(c, &lh, cg_i64(c, 0), cg_i64(c, g->H), "h");
-      LLVMValueRef from = LLVMBuildMul(c->b, LLVMBuildAdd(c->b, LLVMBuildMul(c->b, ch, cg_i64(c, g->H), ""), h, ""), cg_i64(c, g->W), "");
-      LLVMValueRef to = LLVMBuildAdd(c->b, LLVMBuildMul(c->b, LLVMBuildAdd(c->b, LLVMBuildMul(c->b, ch, cg_i64(c, Hs), ""), h, ""), cg_i64(c, Ws), ""), cg_i64(c, g->ph * Ws + g->pw), "");
-      LLVMBuildMemCpy(c->b, cg_gep(c, ft, pad, to), (unsigned)es, cg_gep(c, ft, x, from), (unsigned)es, cg_i64(c, g->W * es));
-      cg_loop_end(c, &lh);
-      cg_loop_end(c, &lc);
-    }
+    if (!col2im) copy_interior(c, g, ft, x, pad, true); /* the image into the bordered planes */
     src = pad;
   }
   LLVMValueRef ch = cg_loop_begin(c, &lc, cg_i64(c, 0), cg_i64(c, g->Cg), "c");
@@ -187,15 +195,7 @@ static LLVMValueRef cols_fn(cg *c, const conv_geom *g, ct_dtype dt, bool col2im)
   cg_loop_end(c, &lkj);
   cg_loop_end(c, &lki);
   cg_loop_end(c, &lc);
-  if (col2im && padded(g)) { /* the bordered planes' interior is the sample's gradient */
-    ch = cg_loop_begin(c, &lc, cg_i64(c, 0), cg_i64(c, g->Cg), "c");
-    LLVMValueRef h = cg_loop_begin(c, &lh, cg_i64(c, 0), cg_i64(c, g->H), "h");
-    LLVMValueRef to = LLVMBuildMul(c->b, LLVMBuildAdd(c->b, LLVMBuildMul(c->b, ch, cg_i64(c, g->H), ""), h, ""), cg_i64(c, g->W), "");
-    LLVMValueRef from = LLVMBuildAdd(c->b, LLVMBuildMul(c->b, LLVMBuildAdd(c->b, LLVMBuildMul(c->b, ch, cg_i64(c, Hs), ""), h, ""), cg_i64(c, Ws), ""), cg_i64(c, g->ph * Ws + g->pw), "");
-    LLVMBuildMemCpy(c->b, cg_gep(c, ft, x, to), (unsigned)es, cg_gep(c, ft, pad, from), (unsigned)es, cg_i64(c, g->W * es));
-    cg_loop_end(c, &lh);
-    cg_loop_end(c, &lc);
-  }
+  if (col2im && padded(g)) copy_interior(c, g, ft, x, pad, false); /* the sample's gradient */
   LLVMBuildRetVoid(c->b);
   c->fn = caller_fn;
   LLVMPositionBuilderAtEnd(c->b, caller_block);
