@@ -115,6 +115,17 @@ static void pool_stop(void) {
   pthread_mutex_unlock(&pool_mu);
 }
 
+/* The workers run this library's code: they must be gone before it is unmapped. That matters
+ * for the static copy linked into a `--self-contained` model, which dlclose unloads while the
+ * process goes on (its idle workers would wake into unmapped code); for libctorch_rt it runs at
+ * exit. */
+__attribute__((destructor)) static void pool_unload(void) {
+  if (n_workers && !atomic_flag_test_and_set(&pool_busy)) {
+    pool_stop();
+    atomic_flag_clear(&pool_busy);
+  }
+}
+
 /* Makes the pool hold want workers (fewer if threads cannot be created). */
 static void pool_resize(int want) {
   if (n_workers == want) return;
