@@ -158,6 +158,60 @@ static inline int64_t ct_lin_eval(const ct_lin *l, const int64_t *bind) {
   return v;
 }
 
+static inline ct_lin ct_lin_const(int64_t c) {
+  ct_lin l = {0};
+  l.c0 = c;
+  return l;
+}
+
+/* a + k*b; false when the result needs more than CT_LIN_MAX_TERMS symbols. */
+static inline bool ct_lin_add_scaled(ct_lin a, const ct_lin *b, int64_t k, ct_lin *out) {
+  a.c0 += k * b->c0;
+  for (int i = 0; i < b->n; i++) {
+    int j = 0;
+    while (j < a.n && a.sym[j] != b->sym[i])
+      j++;
+    if (j == a.n) {
+      if (a.n == CT_LIN_MAX_TERMS) return false;
+      a.sym[j] = b->sym[i];
+      a.coef[j] = 0;
+      a.n++;
+    }
+    a.coef[j] += k * b->coef[i];
+  }
+  /* drop zero terms */
+  int w = 0;
+  for (int i = 0; i < a.n; i++)
+    if (a.coef[i]) {
+      a.sym[w] = a.sym[i];
+      a.coef[w++] = a.coef[i];
+    }
+  a.n = w;
+  *out = a;
+  return true;
+}
+
+/* f >= 0 for every binding with all symbols >= 1: every coefficient non-negative and the value
+ * at all-ones non-negative (exact for linear f on that domain). */
+static inline bool ct_lin_nonneg(const ct_lin *f) {
+  int64_t at_one = f->c0;
+  for (int i = 0; i < f->n; i++) {
+    if (f->coef[i] < 0) return false;
+    at_one += f->coef[i];
+  }
+  return at_one >= 0;
+}
+
+/* a <= b for every binding with all symbols >= 1. */
+static inline bool ct_lin_le(const ct_lin *a, const ct_lin *b) {
+  ct_lin d;
+  return ct_lin_add_scaled(*b, a, -1, &d) && ct_lin_nonneg(&d);
+}
+
+static inline bool ct_lin_eq(const ct_lin *a, const ct_lin *b) {
+  return ct_lin_le(a, b) && ct_lin_le(b, a);
+}
+
 typedef struct ct_buffer {
   const ct_value *value; /* the value whose bytes these are */
   ct_lin size;           /* bytes (rounded up to CT_ALIGN) */
@@ -182,6 +236,9 @@ typedef struct ct_mem_plan {
 int64_t ct_mem_plan_arena_size(const ct_mem_plan *p, const int64_t *bind);
 /* The buffer of value v, or NULL (graph inputs, constants kept in rodata, ...). */
 const ct_buffer *ct_mem_plan_find(const ct_mem_plan *p, const ct_value *v);
+/* Whether the bytes of two buffers of one plan are disjoint for every binding the plan is valid
+ * for (all symbols >= 1). False for a buffer and itself (unless empty). */
+bool ct_mem_plan_disjoint(const ct_buffer *a, const ct_buffer *b);
 
 struct ct_graph {
   const char *name; /* without the @ */

@@ -216,3 +216,11 @@ const ct_buffer *ct_mem_plan_find(const ct_mem_plan *p, const ct_value *v) {
     if (p->buffers[i].value == v) return &p->buffers[i];
   return NULL;
 }
+
+bool ct_mem_plan_disjoint(const ct_buffer *a, const ct_buffer *b) {
+  ct_lin a_end, b_end;
+  if (!ct_lin_add_scaled(a->offset, &a->size, 1, &a_end) ||
+      !ct_lin_add_scaled(b->offset, &b->size, 1, &b_end))
+    return false;
+  return ct_lin_le(&a_end, &b->offset) || ct_lin_le(&b_end, &a->offset);
+}

@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lin.h"
 #include "passes_internal.h"
 
 typedef struct storage {
@@ -72,7 +71,7 @@ static bool value_size(const ct_value *v, ct_lin *out) {
     coef = c * d.coef;
     c = c * d.off;
   }
-  ct_lin l = lin_const(round_up(c));
+  ct_lin l = ct_lin_const(round_up(c));
   if (sym && coef) {
     l.n = 1;
     l.sym[0] = sym;
@@ -105,16 +104,16 @@ static bool conflicts(const storage *a, const storage *b) {
 static bool place(planner *p, storage *s) {
   ct_lin best = {0};
   int64_t best_at = -1;
-  ct_lin envelope = lin_const(0);
+  ct_lin envelope = ct_lin_const(0);
   int n_cand = 0;
   ct_lin *cand = malloc((size_t)(p->n_st + 2) * sizeof *cand);
   if (!cand) return false;
-  cand[n_cand++] = lin_const(0);
+  cand[n_cand++] = ct_lin_const(0);
   for (int i = 0; i < p->n_st; i++) {
     storage *q = &p->st[i];
     if (!q->placed || !conflicts(s, q)) continue;
     ct_lin end;
-    if (!lin_add_scaled(q->offset, &q->size, 1, &end)) continue;
+    if (!ct_lin_add_scaled(q->offset, &q->size, 1, &end)) continue;
     cand[n_cand++] = end;
     /* component-wise maximum: >= every end for every binding */
     if (end.c0 > envelope.c0) envelope.c0 = end.c0;
@@ -137,14 +136,14 @@ static bool place(planner *p, storage *s) {
   cand[n_cand++] = envelope;
   for (int c = 0; c < n_cand; c++) {
     ct_lin lo = cand[c], hi;
-    if (!lin_add_scaled(lo, &s->size, 1, &hi)) continue;
+    if (!ct_lin_add_scaled(lo, &s->size, 1, &hi)) continue;
     bool ok = true;
     for (int i = 0; i < p->n_st && ok; i++) {
       storage *q = &p->st[i];
       if (!q->placed || !conflicts(s, q)) continue;
       ct_lin qend;
-      ok = lin_add_scaled(q->offset, &q->size, 1, &qend) &&
-           (lin_le(&hi, &q->offset) || lin_le(&qend, &lo));
+      ok = ct_lin_add_scaled(q->offset, &q->size, 1, &qend) &&
+           (ct_lin_le(&hi, &q->offset) || ct_lin_le(&qend, &lo));
     }
     int64_t at = ct_lin_eval(&lo, p->bind);
     if (ok && (best_at < 0 || at < best_at)) {
@@ -343,7 +342,7 @@ static ct_status plan_graph(ct_module *m, ct_graph *g, const int64_t *bind, ct_d
     if (n->op == CT_OP_RESHAPE) {
       ct_value *x = ct_node_operand(n, 0);
       if (x->def && x->def->parent == g->body && x->aux &&
-          lin_eq(&out->size, &((ct_buffer *)x->aux)->size)) {
+          ct_lin_eq(&out->size, &((ct_buffer *)x->aux)->size)) {
         out->shares_with = x;
         p.parent[oi] = find(&p, (int)((ct_buffer *)x->aux - p.bufs));
       }
@@ -356,7 +355,7 @@ static ct_status plan_graph(ct_module *m, ct_graph *g, const int64_t *bind, ct_d
       ct_buffer *xb = x->aux;
       int xi = (int)(xb - p.bufs);
       if (pass_dtype_size(x->type.dtype) != pass_dtype_size(n->results[0]->type.dtype) ||
-          !lin_eq(&xb->size, &out->size) || class_end(&p, xi) != n->id)
+          !ct_lin_eq(&xb->size, &out->size) || class_end(&p, xi) != n->id)
         continue;
       out->shares_with = x;
       p.parent[oi] = find(&p, xi);
