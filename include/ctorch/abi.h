@@ -10,6 +10,8 @@ extern "C" {
 
 #define CT_ABI_VERSION 1
 
+/* No result buffer overlaps an input, another result or the workspace, and the workspace
+ * overlaps no input; inputs may overlap each other (docs/abi.md: generated code relies on it). */
 typedef struct ct_abi_call {
   const int64_t *syms;  /* symbol values, indexed by symbol id (syms[0] unused) */
   void *const *args;    /* one data pointer per graph input, in graph-input order */

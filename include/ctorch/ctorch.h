@@ -101,7 +101,8 @@ void ct_model_format_type(const ct_model *m, const ct_io_info *io, char *buf, si
 /* Runs an entry. inputs holds ct_model_num_inputs tensors (any strides; converted to contiguous
  * when needed), whose shapes bind the symbols. outputs holds ct_model_num_outputs slots: a NULL
  * slot receives a new tensor allocated by the runtime (a new reference), a non-NULL one must be
- * a contiguous tensor of the result's dtype and shape and is written in place. An entry with
+ * a contiguous tensor of the result's dtype and shape and is written in place; it may not
+ * overlap an input or another output (CT_ERR_INVALID, docs/abi.md). An entry with
  * results `new.<key>` (a train step) replaces the stored value of parameter or state <key> with
  * it after a successful call. On failure the outputs and the stored state are unchanged. */
 ct_status ct_model_run(ct_model *m, int entry, ct_tensor *const *inputs, ct_tensor **outputs);

@@ -184,6 +184,15 @@ ct_status ct_model_run(ct_model *m, int entry, ct_tensor *const *inputs, ct_tens
                       "%s: output '%s' overlaps input '%s' (results never alias "
                       "inputs)",
                       e->name, e->res[i].name, e->in[k].name);
+    for (int k = 0, v = 0; given && k < i && st == CT_OK; k++) {
+      if (e->res_param[k] >= 0) continue;
+      if (outputs[v] && overlaps(given, outputs[v]))
+        st = api_fail(CT_ERR_INVALID,
+                      "%s: output '%s' overlaps output '%s' (results never alias "
+                      "each other)",
+                      e->name, e->res[i].name, e->res[k].name);
+      v++;
+    }
     if (st != CT_OK) break;
     if (!e->call) continue;
     if (given) {

@@ -161,6 +161,35 @@ static void test_run(void) {
   ct_model_free(m);
 }
 
+/* Two outputs given as one tensor: an error (native code writes each result through its own
+ * pointer, declared disjoint); two tensors are fine. */
+static void test_outputs_overlap(void) {
+  char *ir = edit(ir_text, "-> (output: f32[N,3]) {\n  %0: f32[N,3] = add(%x, %w)\n  return %0\n",
+                  "-> (a: f32[N,3], b: f32[N,3]) {\n  %0: f32[N,3] = add(%x, %w)\n"
+                  "  return %0, %0\n");
+  char *meta = edit(
+      meta_text, "\"results\": [{\"name\": \"output\", \"dtype\": \"f32\", \"shape\": [\"N\", 3]}]",
+      "\"results\": [{\"name\": \"a\", \"dtype\": \"f32\", \"shape\": [\"N\", 3]},"
+      " {\"name\": \"b\", \"dtype\": \"f32\", \"shape\": [\"N\", 3]}]");
+  ct_model *m = NULL;
+  CHECK_OK(load(meta, ir, &m));
+  free(ir);
+  free(meta);
+  if (!m) return;
+  const float xv[3] = {1, 2, 3};
+  ct_tensor *x = matrix(1, xv), *t = matrix(1, xv), *u = matrix(1, xv);
+  ct_tensor *same[2] = {t, t}, *two[2] = {t, u};
+  CHECK(ct_model_run(m, 0, &x, same) == CT_ERR_INVALID);
+  CHECK_STR_EQ(ct_last_error(), "forward: output 'b' overlaps output 'a' (results never alias "
+                                "each other)");
+  CHECK_OK(ct_model_run(m, 0, &x, two));
+  CHECK(ct_tensor_get(t, 2) == 33 && ct_tensor_get(u, 2) == 33);
+  ct_tensor_release(u);
+  ct_tensor_release(t);
+  ct_tensor_release(x);
+  ct_model_free(m);
+}
+
 static void test_train_and_params(void) {
   ct_model *m = NULL;
   CHECK_OK(load(meta_text, ir_text, &m));
@@ -314,6 +343,7 @@ static void test_ir_errors(void) {
 int main(void) {
   RUN_TEST(test_signatures);
   RUN_TEST(test_run);
+  RUN_TEST(test_outputs_overlap);
   RUN_TEST(test_train_and_params);
   RUN_TEST(test_meta_errors);
   RUN_TEST(test_ir_errors);
