@@ -94,9 +94,14 @@ LLVMValueRef cg_call(cg *c, LLVMValueRef fn, LLVMValueRef *args, unsigned n, con
 typedef struct cg_loop {
   LLVMBasicBlockRef header, body, exit;
   LLVMValueRef iv, next;
+  bool vectorize; /* cg_loop_vectorize */
 } cg_loop;
 LLVMValueRef cg_loop_begin(cg *c, cg_loop *l, LLVMValueRef begin, LLVMValueRef end,
                            const char *name);
+/* Asks LLVM to vectorize loop l (between cg_loop_begin and cg_loop_end) even when its constant
+ * trip count is below the vectorizer's tiny-loop threshold (16), and not to unroll it first
+ * (a short loop is fully unrolled before the vectorizer runs). Legality is still LLVM's. */
+void cg_loop_vectorize(cg_loop *l);
 void cg_loop_end(cg *c, cg_loop *l);
 /* if (status != 0) { ct_abi_set_error(msg); return status; } with msg an i8* (or NULL: a
  * constant message naming the op). */

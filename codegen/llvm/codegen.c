@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <llvm-c/Analysis.h>
+#include <llvm-c/DebugInfo.h>
 #include <llvm-c/Transforms/PassBuilder.h>
 
 #include "cg_internal.h"
@@ -100,6 +101,7 @@ LLVMValueRef cg_loop_begin(cg *c, cg_loop *l, LLVMValueRef begin, LLVMValueRef e
   l->exit = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "exit");
   LLVMBuildBr(c->b, l->header);
   LLVMPositionBuilderAtEnd(c->b, l->header);
+  l->vectorize = false;
   l->iv = LLVMBuildPhi(c->b, c->t_i64, name);
   LLVMAddIncoming(l->iv, &begin, &pre, 1);
   LLVMValueRef more = LLVMBuildICmp(c->b, LLVMIntSLT, l->iv, end, "");
@@ -108,11 +110,34 @@ LLVMValueRef cg_loop_begin(cg *c, cg_loop *l, LLVMValueRef begin, LLVMValueRef e
   return l->iv;
 }
 
+void cg_loop_vectorize(cg_loop *l) { l->vectorize = true; }
+
+/* !{!"name"} or !{!"name", i1 value}. */
+static LLVMMetadataRef loop_hint(cg *c, const char *name, int value) {
+  LLVMMetadataRef ops[2] = {LLVMMDStringInContext2(c->ctx, name, strlen(name)),
+                            LLVMValueAsMetadata(LLVMConstInt(c->t_i1, (unsigned)value, 0))};
+  return LLVMMDNodeInContext2(c->ctx, ops, value < 0 ? 1 : 2);
+}
+
+/* !llvm.loop !0, !0 = distinct !{!0, vectorize.enable, unroll.disable}: the C API has no
+ * distinct nodes, but a uniqued node that comes to refer to itself (through a temporary
+ * replaced by it) becomes distinct. */
+static void mark_vectorize(cg *c, LLVMValueRef latch_br) {
+  LLVMMetadataRef self = LLVMTemporaryMDNode(c->ctx, NULL, 0);
+  LLVMMetadataRef ops[3] = {self, loop_hint(c, "llvm.loop.vectorize.enable", 1),
+                            loop_hint(c, "llvm.loop.unroll.disable", -1)};
+  LLVMMetadataRef loop = LLVMMDNodeInContext2(c->ctx, ops, 3);
+  LLVMMetadataReplaceAllUsesWith(self, loop);
+  LLVMSetMetadata(latch_br, LLVMGetMDKindIDInContext(c->ctx, "llvm.loop", 9),
+                  LLVMMetadataAsValue(c->ctx, loop));
+}
+
 void cg_loop_end(cg *c, cg_loop *l) {
   LLVMValueRef next = LLVMBuildNSWAdd(c->b, l->iv, cg_i64(c, 1), "");
   LLVMBasicBlockRef latch = LLVMGetInsertBlock(c->b);
   LLVMAddIncoming(l->iv, &next, &latch, 1);
-  LLVMBuildBr(c->b, l->header);
+  LLVMValueRef br = LLVMBuildBr(c->b, l->header);
+  if (l->vectorize) mark_vectorize(c, br);
   LLVMPositionBuilderAtEnd(c->b, l->exit);
 }
 

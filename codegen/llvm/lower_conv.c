@@ -384,6 +384,9 @@ ct_status cg_lower_max_pool2d(cg *c, const ct_node *n, int scratch) {
   LLVMValueRef yb = LLVMBuildMul(c->b, pl, cg_i64(c, Ho * Wo), "");
   LLVMValueRef oh = cg_loop_begin(c, &lh, cg_i64(c, 0), cg_i64(c, Ho), "oh");
   LLVMValueRef ow = cg_loop_begin(c, &lw, cg_i64(c, 0), cg_i64(c, Wo), "ow");
+  /* A row shorter than the vectorizer's tiny-loop threshold (LeNet's 14 and 5) would be fully
+   * unrolled and left scalar: ask for the vector loop (stride-s interleaved loads and stores). */
+  if (inside && (!grad || disjoint) && Wo < 16) cg_loop_vectorize(&lw);
   LLVMValueRef o = LLVMBuildAdd(c->b, yb, LLVMBuildAdd(c->b, LLVMBuildMul(c->b, oh, cg_i64(c, Wo), ""), ow, ""), "");
   if (inside && (!grad || disjoint)) {
     /* Every tap is in bounds: no tests, and the gradient of disjoint windows is one store per
