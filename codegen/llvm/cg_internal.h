@@ -28,8 +28,7 @@ typedef struct cg_slot {
   int64_t mult;
   int n_factors;
   ct_dim factors[CT_MAX_RANK + 2];
-  bool planned;  /* offset comes from g->plan */
-  ct_lin offset; /* when planned */
+  const ct_buffer *planned; /* the plan's buffer (offset and size), or NULL: after the arena */
 } cg_slot;
 
 /* Maps values to their data pointer (an i8* in the current function). */
@@ -70,6 +69,9 @@ typedef struct cg {
   cg_slot *slots;
   int n_slots, cap_slots;
   LLVMValueRef *slot_ptrs; /* i8* per slot, in the _call function */
+  LLVMValueRef *arg_ptrs;  /* i8* per graph input (call->args[i]) */
+  LLVMValueRef *res_ptrs;  /* i8* per graph result (call->results[k]) */
+  int n_args, n_res;
   const char **fallbacks;  /* op names that fell back anywhere in the module, deduplicated */
   int n_fallbacks;
   const char **graph_fallbacks; /* the same, for the current graph */
@@ -169,16 +171,41 @@ ct_status cg_prepare_node(cg *c, const ct_node *n, int *scratch);
 typedef struct cg_kernel {
   LLVMValueRef fn, ctx_arg, begin, end;
   LLVMBasicBlockRef caller_block;
+  LLVMBasicBlockRef entry, body; /* the captures' loads, then the lowering's code */
   LLVMValueRef caller_vals[64];
+  LLVMValueRef kernel_vals[64]; /* each capture's value inside the kernel */
   int n_caps;
   LLVMValueRef saved_fn;
 } cg_kernel;
 void cg_kernel_begin(cg *c, cg_kernel *k, const char *what);
+/* The kernel's copy of a caller value: loaded once in the kernel's entry block (so it dominates
+ * all of the kernel), and the same kernel value each time one caller value is captured. */
 LLVMValueRef cg_kernel_capture(cg *c, cg_kernel *k, LLVMValueRef caller_value);
+/* Also attaches the alias metadata (cg_kernel_mark_aliases). */
 void cg_kernel_end(cg *c, cg_kernel *k, LLVMValueRef n, LLVMValueRef grain);
 /* An alloca in the entry block of the current function (so loops never grow the stack, and
  * mem2reg promotes scalar accumulators); align 0 keeps the type's alignment. */
 LLVMValueRef cg_entry_alloca(cg *c, LLVMTypeRef t, const char *name, unsigned align);
+
+/* ---- alias metadata of kernels (alias.c) ---- */
+/* The memory a pointer of the _call function points into: a graph input, a graph result, or a
+ * workspace slot (a pointer derived from one with GEPs stays inside it); UNKNOWN otherwise. */
+typedef enum cg_region_kind {
+  CG_REGION_UNKNOWN,
+  CG_REGION_ARG,
+  CG_REGION_RESULT,
+  CG_REGION_SLOT
+} cg_region_kind;
+typedef struct cg_region {
+  cg_region_kind kind;
+  int index; /* input, result or slot index */
+} cg_region;
+cg_region cg_pointer_region(const cg *c, LLVMValueRef caller_ptr);
+/* Whether no byte of a is a byte of b, under the ABI's contract and the memory plan. */
+bool cg_regions_disjoint(const cg *c, cg_region a, cg_region b);
+/* Tags every load, store and memory intrinsic of kernel k that goes through a captured pointer
+ * with !alias.scope (its region) and !noalias (the regions provably disjoint from it). */
+void cg_kernel_mark_aliases(cg *c, const cg_kernel *k);
 
 /* ---- module-level ABI symbols (abi_meta.c) ---- */
 ct_status cg_emit_module_symbols(cg *c, cg_str *json);

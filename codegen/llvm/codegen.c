@@ -200,29 +200,31 @@ void cg_kernel_begin(cg *c, cg_kernel *k, const char *what) {
   k->caller_block = LLVMGetInsertBlock(c->b);
   k->saved_fn = c->fn;
   c->fn = k->fn;
-  LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, k->fn, "entry"));
+  k->entry = LLVMAppendBasicBlockInContext(c->ctx, k->fn, "entry");
+  k->body = LLVMAppendBasicBlockInContext(c->ctx, k->fn, "body");
+  LLVMPositionBuilderAtEnd(c->b, k->body);
 }
 
 LLVMValueRef cg_kernel_capture(cg *c, cg_kernel *k, LLVMValueRef v) {
   if (LLVMIsConstant(v)) return v;
   for (int i = 0; i < k->n_caps; i++)
-    if (k->caller_vals[i] == v) {
-      /* Captured twice: load again (cheap, and keeps this function stateless). */
-      LLVMValueRef idx = cg_i64(c, i);
-      LLVMValueRef p = cg_gep(c, c->t_i64, k->ctx_arg, idx);
-      LLVMValueRef w = LLVMBuildLoad2(c->b, c->t_i64, p, "");
-      LLVMTypeRef t = LLVMTypeOf(v);
-      return LLVMGetTypeKind(t) == LLVMPointerTypeKind ? LLVMBuildIntToPtr(c->b, w, t, "") : w;
-    }
+    if (k->caller_vals[i] == v) return k->kernel_vals[i];
   if (k->n_caps == 64) abort(); /* lowerings capture a bounded number of words */
   int i = k->n_caps++;
   k->caller_vals[i] = v;
-  LLVMValueRef p = cg_gep(c, c->t_i64, k->ctx_arg, cg_i64(c, i));
-  LLVMValueRef w = LLVMBuildLoad2(c->b, c->t_i64, p, "cap");
+  LLVMBuilderRef eb = LLVMCreateBuilderInContext(c->ctx);
+  LLVMPositionBuilderAtEnd(eb, k->entry);
+  LLVMValueRef idx = cg_i64(c, i);
+  LLVMValueRef words = LLVMBuildBitCast(eb, k->ctx_arg, c->t_i64p, "");
+  LLVMValueRef p = LLVMBuildInBoundsGEP2(eb, c->t_i64, words, &idx, 1, "");
+  LLVMValueRef w = LLVMBuildLoad2(eb, c->t_i64, p, "cap");
   LLVMTypeRef t = LLVMTypeOf(v);
-  if (LLVMGetTypeKind(t) == LLVMPointerTypeKind) return LLVMBuildIntToPtr(c->b, w, t, "");
-  if (t != c->t_i64) return LLVMBuildTrunc(c->b, w, t, "");
-  return w;
+  if (LLVMGetTypeKind(t) == LLVMPointerTypeKind)
+    w = LLVMBuildIntToPtr(eb, w, t, "");
+  else if (t != c->t_i64)
+    w = LLVMBuildTrunc(eb, w, t, "");
+  LLVMDisposeBuilder(eb);
+  return k->kernel_vals[i] = w;
 }
 
 LLVMValueRef cg_entry_alloca(cg *c, LLVMTypeRef t, const char *name, unsigned align) {
@@ -241,6 +243,9 @@ LLVMValueRef cg_entry_alloca(cg *c, LLVMTypeRef t, const char *name, unsigned al
 
 void cg_kernel_end(cg *c, cg_kernel *k, LLVMValueRef n, LLVMValueRef grain) {
   LLVMBuildRetVoid(c->b);
+  LLVMPositionBuilderAtEnd(c->b, k->entry);
+  LLVMBuildBr(c->b, k->body);
+  cg_kernel_mark_aliases(c, k);
   c->fn = k->saved_fn;
   LLVMPositionBuilderAtEnd(c->b, k->caller_block);
   /* The context array lives in the caller's entry block so loops around this call reuse it. */

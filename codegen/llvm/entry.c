@@ -63,10 +63,7 @@ static int value_slot(cg *c, const ct_value *v) {
   s.n_factors = v->type.rank;
   for (int i = 0; i < v->type.rank; i++) s.factors[i] = v->type.dims[i];
   const ct_buffer *buf = c->g->plan ? ct_mem_plan_find(c->g->plan, v) : NULL;
-  if (buf) {
-    s.planned = true;
-    s.offset = buf->offset;
-  }
+  s.planned = buf;
   return add_slot(c, &s);
 }
 
@@ -98,9 +95,21 @@ static LLVMValueRef smax(cg *c, LLVMValueRef a, LLVMValueRef b) {
   return LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, a, b, ""), a, b, "");
 }
 
+/* The earlier planned slot with slot i's offset and size (an in-place result and its operand),
+ * or -1. */
+static int same_bytes_slot(const cg *c, int i) {
+  const ct_buffer *b = c->slots[i].planned;
+  for (int j = 0; b && j < i; j++) {
+    const ct_buffer *o = c->slots[j].planned;
+    if (o && ct_lin_eq(&o->offset, &b->offset) && ct_lin_eq(&o->size, &b->size)) return j;
+  }
+  return -1;
+}
+
 /* Computes every slot's offset under the current symbol values; stores slot pointers when ws is
  * given. Returns the total workspace bytes. Planned slots keep the plan's offsets; the others
- * follow the plan's arena, each 64-byte aligned. */
+ * follow the plan's arena, each 64-byte aligned. Planned slots with the same bytes get one
+ * pointer, so kernels see one pointer (alias.c) and LLVM a same-index update. */
 static LLVMValueRef emit_layout(cg *c, LLVMValueRef ws) {
   LLVMValueRef end = cg_i64(c, 0);
   const ct_mem_plan *p = c->g->plan;
@@ -114,7 +123,12 @@ static LLVMValueRef emit_layout(cg *c, LLVMValueRef ws) {
     const cg_slot *s = &c->slots[i];
     LLVMValueRef off;
     if (s->planned) {
-      off = lin_value(c, &s->offset);
+      int same = ws ? same_bytes_slot(c, i) : -1;
+      if (same >= 0) {
+        c->slot_ptrs[i] = c->slot_ptrs[same];
+        continue;
+      }
+      off = lin_value(c, &s->planned->offset);
     } else {
       LLVMValueRef size = cg_i64(c, s->mult);
       for (int k = 0; k < s->n_factors; k++) size = LLVMBuildMul(c->b, size, cg_dim(c, s->factors[k]), "");
@@ -417,10 +431,14 @@ ct_status cg_emit_graph(cg *c, const ct_graph *g) {
   c->slot_ptrs = calloc((size_t)c->n_slots + 1, sizeof *c->slot_ptrs);
   if (!c->slot_ptrs) abort();
   emit_layout(c, c->workspace);
+  c->arg_ptrs = calloc((size_t)g->body->n_params + 1, sizeof *c->arg_ptrs);
+  if (!c->arg_ptrs) abort();
+  c->n_args = g->body->n_params;
   for (int i = 0; i < g->body->n_params; i++) {
     LLVMValueRef p = LLVMBuildInBoundsGEP2(c->b, c->t_i8p, fields[1], (LLVMValueRef[]){cg_i64(c, i)}, 1, "");
     const ct_value *in = g->body->params[i];
-    cg_value_set_ptr(c, in, LLVMBuildLoad2(c->b, c->t_i8p, p, in->name ? in->name : "arg"));
+    c->arg_ptrs[i] = LLVMBuildLoad2(c->b, c->t_i8p, p, in->name ? in->name : "arg");
+    cg_value_set_ptr(c, in, c->arg_ptrs[i]);
   }
   LLVMValueRef res_ptrs[256];
   if (n_res > 256) st = ct_diag_error(c->diag, NULL, 0, 0, "codegen: @%s: too many results", g->name);
@@ -428,6 +446,8 @@ ct_status cg_emit_graph(cg *c, const ct_graph *g) {
     LLVMValueRef p = LLVMBuildInBoundsGEP2(c->b, c->t_i8p, fields[2], (LLVMValueRef[]){cg_i64(c, i)}, 1, "");
     res_ptrs[i] = LLVMBuildLoad2(c->b, c->t_i8p, p, "result");
   }
+  c->res_ptrs = res_ptrs;
+  c->n_res = st == CT_OK ? n_res : 0;
   for (size_t i = 0; st == CT_OK && i < c->vmap_cap; i++)
     if (c->vmap[i].key && c->vmap[i].result >= 0) c->vmap[i].ptr = res_ptrs[c->vmap[i].result];
 
@@ -484,8 +504,11 @@ ct_status cg_emit_graph(cg *c, const ct_graph *g) {
   free(scratch);
   free(c->vmap);
   free(c->slot_ptrs);
+  free(c->arg_ptrs);
   c->vmap = NULL;
   c->slot_ptrs = NULL;
+  c->arg_ptrs = c->res_ptrs = NULL;
+  c->n_args = c->n_res = 0;
   c->sym_vals = NULL;
   return st;
 }
