@@ -12,6 +12,7 @@
 
 typedef struct conv_geom {
   int64_t C, H, W, O, kh, kw, Ho, Wo, sh, sw, ph, pw, dh, dw, groups, Cg, Og, Kc;
+  int64_t Hp, Wp; /* the padded plane: H + 2ph, W + 2pw */
 } conv_geom;
 
 static bool const_dims(const ct_type *t, int from) {
@@ -50,6 +51,7 @@ static bool geometry_of(const ct_node *n, const ct_type *x, const ct_type *w, co
     return false;
   g->Og = g->O / g->groups;
   g->Kc = g->Cg * g->kh * g->kw;
+  g->Hp = g->H + 2 * g->ph, g->Wp = g->W + 2 * g->pw;
   return g->sh >= 1 && g->sw >= 1 && g->dh >= 1 && g->dw >= 1 && g->ph >= 0 && g->pw >= 0 &&
          g->Kc <= INT32_MAX && g->Ho * g->Wo <= INT32_MAX;
 }
@@ -117,16 +119,16 @@ static LLVMValueRef byte_off(cg *c, LLVMValueRef base, LLVMValueRef elems, int64
 /* The padded input plane set of one sample and group, [Cg, H + 2ph, W + 2pw], when the conv pads. */
 static bool padded(const conv_geom *g) { return g->ph > 0 || g->pw > 0; }
 static int64_t pad_elems(const conv_geom *g) {
-  return padded(g) ? g->Cg * (g->H + 2 * g->ph) * (g->W + 2 * g->pw) : 0;
+  return padded(g) ? g->Cg * g->Hp * g->Wp : 0;
 }
 /* Scratch layout: the columns [Kc, L], then (when padding) the padded planes, 64-byte aligned. */
 static int64_t col_elems(const conv_geom *g) { return (g->Kc * g->Ho * g->Wo + 15) / 16 * 16; }
 
 /* Copies the sample's planes x [Cg, H, W] into the interior of the bordered planes pad
  * [Cg, H + 2ph, W + 2pw] (into_pad), or the interior back out, a row (one memcpy) at a time. */
-static void copy_interior(cg *c, const conv_geom *g, LLVMTypeRef ft, LLVMValueRef x, LLVMValueRef pad,
-                          bool into_pad) {
-  int64_t es = (int64_t)LLVMABISizeOfType(c->td, ft), Hs = g->H + 2 * g->ph, Ws = g->W + 2 * g->pw;
+static void copy_interior(cg *c, const conv_geom *g, LLVMTypeRef ft, int64_t es, LLVMValueRef x,
+                          LLVMValueRef pad, bool into_pad) {
+  int64_t Hs = g->Hp, Ws = g->Wp;
   cg_loop lc, lh;
   LLVMValueRef ch = cg_loop_begin(c, &lc, cg_i64(c, 0), cg_i64(c, g->Cg), "c");
   LLVMValueRef h = cg_loop_begin(c, &lh, cg_i64(c, 0), cg_i64(c, g->H), "h");
@@ -161,12 +163,12 @@ static LLVMValueRef cols_fn(cg *c, const conv_geom *g, ct_dtype dt, bool col2im)
   c->fn = fn;
   LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));
   LLVMValueRef x = LLVMGetParam(fn, 0), col = LLVMGetParam(fn, 1), pad = LLVMGetParam(fn, 2);
-  int64_t Hs = g->H + 2 * g->ph, Ws = g->W + 2 * g->pw, L = g->Ho * g->Wo;
+  int64_t Hs = g->Hp, Ws = g->Wp, L = g->Ho * g->Wo;
   LLVMValueRef src = x;
   cg_loop lc, lki, lkj, loh, low;
   if (padded(g)) {
     LLVMBuildMemSet(c->b, pad, LLVMConstInt(c->t_i8, 0, 0), cg_i64(c, pad_elems(g) * es), 16);
-    if (!col2im) copy_interior(c, g, ft, x, pad, true); /* the image into the bordered planes */
+    if (!col2im) copy_interior(c, g, ft, es, x, pad, true); /* the image into the bordered planes */
     src = pad;
   }
   LLVMValueRef ch = cg_loop_begin(c, &lc, cg_i64(c, 0), cg_i64(c, g->Cg), "c");
@@ -195,7 +197,7 @@ static LLVMValueRef cols_fn(cg *c, const conv_geom *g, ct_dtype dt, bool col2im)
   cg_loop_end(c, &lkj);
   cg_loop_end(c, &lki);
   cg_loop_end(c, &lc);
-  if (col2im && padded(g)) copy_interior(c, g, ft, x, pad, false); /* the sample's gradient */
+  if (col2im && padded(g)) copy_interior(c, g, ft, es, x, pad, false); /* the sample's gradient */
   LLVMBuildRetVoid(c->b);
   c->fn = caller_fn;
   LLVMPositionBuilderAtEnd(c->b, caller_block);
